@@ -1,0 +1,329 @@
+"""EmbeddingSet: face embeddings labelled with identity and demographic attributes."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import errors
+from .io import atomic_write
+
+_RESERVED = ("identity", "path", "embedding")
+_FORMAT_VERSION = 1
+
+
+def _first(rows: np.ndarray, k: int = 5) -> list[int]:
+    return [int(r) for r in rows[:k]]
+
+
+def _as_labels(values: Any, *, name: str, n: int) -> np.ndarray:
+    """Return ``values`` as a 1-D array of str, refusing missing values."""
+    arr = pd.Series(list(values) if not isinstance(values, (pd.Series, np.ndarray)) else values)
+    if len(arr) != n:
+        raise errors.FairauditInputError(
+            errors.LENGTH_MISMATCH.format(name=name, got=len(arr), n=n)
+        )
+    missing = np.flatnonzero(arr.isna().to_numpy())
+    if missing.size:
+        raise errors.FairauditInputError(
+            errors.MISSING_VALUES.format(name=name, count=missing.size, rows=_first(missing))
+        )
+    return arr.astype(str).to_numpy(dtype=str)
+
+
+def check_identity_constant(identity: np.ndarray, attributes: pd.DataFrame) -> None:
+    """Raise if any attribute value changes between the samples of one identity."""
+    if attributes.shape[1] == 0:
+        return
+    frame = attributes.copy()
+    frame["__identity__"] = identity
+    counts = frame.groupby("__identity__", sort=True).nunique()
+    for column in attributes.columns:
+        bad = counts.index[counts[column].to_numpy() > 1]
+        if len(bad):
+            ident = bad[0]
+            values = sorted(set(attributes.loc[identity == ident, column]))
+            raise errors.FairauditInputError(
+                errors.ATTRIBUTE_NOT_CONSTANT.format(column=column, identity=ident, values=values)
+            )
+
+
+class EmbeddingSet:
+    """Face embeddings with one identity label and demographic attributes per sample.
+
+    This is the hinge of fairaudit: a user with embeddings starts here; a user
+    with images gets here through an extractor.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+        One embedding per face image. Stored as float32. Scores between two
+        samples are cosine similarities: rows are L2-normalised internally, so
+        scaling a row changes nothing.
+    identity : array-like of shape (n_samples,)
+        Who each sample shows. Stored as strings.
+    attributes : DataFrame or mapping, optional
+        Demographic attributes (e.g. ``gender``, ``ethnicity``), one row per
+        sample. Values are stored as strings. An identity must have the same
+        value of every attribute on all its samples.
+    path : array-like of shape (n_samples,), optional
+        The image each embedding came from.
+
+    Raises
+    ------
+    FairauditInputError
+        On a wrong shape or length, NaN or inf, a zero-norm row, fewer than two
+        identities, a missing label, or an identity whose attributes change.
+
+    Examples
+    --------
+    >>> import numpy as np, fairaudit
+    >>> es = fairaudit.EmbeddingSet(np.eye(4, 8) + 0.1, identity=["a", "a", "b", "b"],
+    ...                             attributes={"gender": ["F", "F", "M", "M"]})
+    >>> len(es), es.n_identities
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        embeddings: Any,
+        *,
+        identity: Any,
+        attributes: pd.DataFrame | Mapping[str, Any] | None = None,
+        path: Any = None,
+    ) -> None:
+        try:
+            raw = np.asarray(embeddings)
+        except (TypeError, ValueError):
+            raw = np.asarray(embeddings, dtype=object)
+        if raw.ndim != 2:
+            raise errors.FairauditInputError(errors.EMB_NOT_2D.format(shape=raw.shape))
+        if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+            raise errors.FairauditInputError(errors.EMB_NOT_NUMERIC.format(dtype=raw.dtype))
+        n = raw.shape[0]
+        if n < 2:
+            raise errors.FairauditInputError(errors.EMB_TOO_FEW_ROWS.format(n=n))
+        emb = np.ascontiguousarray(raw, dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+        if bad.size:
+            raise errors.FairauditInputError(
+                errors.NON_FINITE_ROWS.format(count=bad.size, rows=_first(bad))
+            )
+        norms = np.linalg.norm(emb.astype(np.float64), axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise errors.FairauditInputError(
+                errors.ZERO_NORM_ROWS.format(count=zero.size, rows=_first(zero))
+            )
+        ident = _as_labels(identity, name="identity", n=n)
+        if np.unique(ident).size < 2:
+            raise errors.FairauditInputError(
+                errors.TOO_FEW_IDENTITIES.format(n=np.unique(ident).size)
+            )
+
+        if attributes is None:
+            attrs = pd.DataFrame(index=pd.RangeIndex(n))
+        elif isinstance(attributes, pd.DataFrame):
+            attrs = attributes.reset_index(drop=True)
+        elif isinstance(attributes, Mapping):
+            attrs = pd.DataFrame({str(k): list(v) if not isinstance(v, (np.ndarray, pd.Series)) else v
+                                  for k, v in attributes.items()})
+        else:
+            raise errors.FairauditInputError(
+                errors.ATTRIBUTES_NOT_TABLE.format(type=type(attributes).__name__)
+            )
+        if attrs.shape[1] and len(attrs) != n:
+            raise errors.FairauditInputError(
+                errors.LENGTH_MISMATCH.format(name="attributes", got=len(attrs), n=n)
+            )
+        clean = {}
+        for column in attrs.columns:
+            if str(column) in _RESERVED:
+                raise errors.FairauditInputError(
+                    errors.ATTRIBUTE_RESERVED.format(column=column, reserved=", ".join(_RESERVED))
+                )
+            clean[str(column)] = _as_labels(attrs[column].to_numpy(), name=f"attribute {column!r}", n=n)
+        attrs = pd.DataFrame(clean, index=pd.RangeIndex(n))
+        check_identity_constant(ident, attrs)
+
+        self._embeddings = emb
+        self._embeddings.flags.writeable = False
+        self._norms = norms
+        self._identity = ident
+        self._identity.flags.writeable = False
+        self._attributes = attrs
+        self._path = None if path is None else _as_labels(path, name="path", n=n)
+
+    # -- read-only views -------------------------------------------------
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The embeddings as given, float32, shape (n_samples, n_features) (read-only)."""
+        return self._embeddings
+
+    @property
+    def identity(self) -> np.ndarray:
+        """Identity label of each sample, as strings (read-only)."""
+        return self._identity
+
+    @property
+    def attributes(self) -> pd.DataFrame:
+        """A copy of the attribute table, one row per sample, string values."""
+        return self._attributes.copy()
+
+    @property
+    def path(self) -> np.ndarray | None:
+        """Image path of each sample, or None."""
+        return None if self._path is None else self._path.copy()
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return list(self._attributes.columns)
+
+    @property
+    def n_identities(self) -> int:
+        return int(np.unique(self._identity).size)
+
+    @property
+    def n_features(self) -> int:
+        return int(self._embeddings.shape[1])
+
+    def __len__(self) -> int:
+        return int(self._embeddings.shape[0])
+
+    def __repr__(self) -> str:
+        attrs = ", ".join(self.attribute_names) or "none"
+        return (
+            f"EmbeddingSet(n_samples={len(self)}, n_identities={self.n_identities}, "
+            f"n_features={self.n_features}, attributes=[{attrs}])"
+        )
+
+    def normalized(self) -> np.ndarray:
+        """L2-normalised embeddings (float32), so that dot products are cosine scores."""
+        return (self._embeddings / self._norms[:, None]).astype(np.float32)
+
+    def column(self, name: str) -> np.ndarray:
+        """One attribute column as an array of str, or ``identity``."""
+        if name == "identity":
+            return self._identity
+        if name not in self._attributes.columns:
+            raise errors.FairauditInputError(
+                errors.UNKNOWN_ATTRIBUTE.format(
+                    name="attribute", value=name, available=self.attribute_names
+                )
+            )
+        return self._attributes[name].to_numpy()
+
+    def subset(self, index: Any) -> "EmbeddingSet":
+        """A new EmbeddingSet with the rows selected by ``index`` (indices or a boolean mask)."""
+        idx = np.arange(len(self))[np.asarray(index)]
+        return EmbeddingSet(
+            self._embeddings[idx],
+            identity=self._identity[idx],
+            attributes=self._attributes.iloc[idx].reset_index(drop=True),
+            path=None if self._path is None else self._path[idx],
+        )
+
+    # -- files -----------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the set to ``.npz`` (no pickles) or ``.parquet``, atomically.
+
+        Returns the path written.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            arrays = {
+                "embeddings": self._embeddings,
+                "identity": self._identity.astype(str),
+                "attribute_names": np.array(self.attribute_names, dtype=str),
+                "format_version": np.array(_FORMAT_VERSION),
+            }
+            for i, column in enumerate(self.attribute_names):
+                arrays[f"attribute_{i}"] = self._attributes[column].to_numpy(dtype=str)
+            if self._path is not None:
+                arrays["path"] = self._path.astype(str)
+            with atomic_write(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+        elif suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            cols = {
+                "identity": pa.array(self._identity.astype(str)),
+                "embedding": pa.FixedSizeListArray.from_arrays(
+                    pa.array(self._embeddings.ravel()), self.n_features
+                ),
+            }
+            for column in self.attribute_names:
+                cols[column] = pa.array(self._attributes[column].to_numpy(dtype=str))
+            if self._path is not None:
+                cols["path"] = pa.array(self._path.astype(str))
+            meta = {b"fairaudit": json.dumps({"format_version": _FORMAT_VERSION,
+                                               "attributes": self.attribute_names}).encode()}
+            table = pa.table(cols).replace_schema_metadata(meta)
+            with atomic_write(path) as tmp:
+                pq.write_table(table, tmp)
+        else:
+            raise errors.FairauditInputError(
+                errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,
+                                          expected="'.npz', '.parquet'")
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EmbeddingSet":
+        """Read a set written by :meth:`save` (``.npz`` or ``.parquet``)."""
+        path = Path(path)
+        if not path.exists():
+            raise errors.FairauditInputError(errors.FILE_NOT_FOUND.format(name="path", path=str(path)))
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    data = {k: z[k] for k in z.files}
+            except ValueError as exc:  # numpy refuses object arrays without pickle
+                if "pickle" in str(exc).lower():
+                    raise errors.FairauditInputError(errors.NPZ_NEEDS_PICKLE.format(path=str(path))) from None
+                raise
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise errors.FairauditInputError(
+                    f"{str(path)!r} is not a readable .npz file ({exc}). Fix: write it with EmbeddingSet.save()."
+                ) from None
+            for key in ("embeddings", "identity"):
+                if key not in data:
+                    raise errors.FairauditInputError(
+                        errors.NPZ_MISSING_KEY.format(path=str(path), key=key, keys=sorted(data))
+                    )
+            names = [str(x) for x in data.get("attribute_names", np.array([], dtype=str))]
+            attrs = {name: data[f"attribute_{i}"] for i, name in enumerate(names)}
+            return cls(data["embeddings"], identity=data["identity"],
+                       attributes=attrs or None, path=data.get("path"))
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            for key in ("embedding", "identity"):
+                if key not in table.column_names:
+                    raise errors.FairauditInputError(
+                        errors.PARQUET_MISSING_COLUMN.format(path=str(path), key=key,
+                                                             keys=table.column_names)
+                    )
+            col = table.column("embedding").combine_chunks()
+            values = col.flatten().to_numpy(zero_copy_only=False)
+            emb = values.reshape(len(table), -1)
+            names = [c for c in table.column_names if c not in _RESERVED]
+            attrs = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
+            p = table.column("path").to_numpy(zero_copy_only=False) if "path" in table.column_names else None
+            return cls(emb, identity=table.column("identity").to_numpy(zero_copy_only=False),
+                       attributes=attrs or None, path=p)
+        raise errors.FairauditInputError(
+            errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,
+                                      expected="'.npz', '.parquet'")
+        )
