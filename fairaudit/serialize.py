@@ -45,6 +45,8 @@ def frame_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
     return {
         "index": names,
         "columns": [str(c) for c in flat.columns],
+        "columns_name": frame.columns.name,
+        "dtypes": {str(c): str(t) for c, t in flat.dtypes.items()},
         "data": [[to_jsonable(v) for v in row] for row in flat.itertuples(index=False)],
     }
 
@@ -52,15 +54,21 @@ def frame_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
 def frame_from_dict(data: dict[str, Any]) -> pd.DataFrame:
     """Inverse of :func:`frame_to_dict` (None becomes NaN in numeric columns)."""
     frame = pd.DataFrame(data["data"], columns=data["columns"])
+    dtypes = data.get("dtypes", {})
     for column in frame.columns:
-        present = [v for v in frame[column] if v is not None]
-        # a column of numbers with some nulls arrives as objects: make it float again
-        if frame[column].dtype == object and present and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in present
-        ):
-            frame[column] = pd.to_numeric(frame[column])
+        kind = dtypes.get(column, "")
+        # JSON has no NaN: numeric columns come back with None where NaN was
+        if kind.startswith(("float", "int", "uint")):
+            values = pd.to_numeric(frame[column].astype(object).where(frame[column].notna(), np.nan))
+            if kind.startswith("float") or values.isna().any():
+                frame[column] = values.astype(np.float64)
+            else:
+                frame[column] = values.astype(kind)
+        elif kind == "bool":
+            frame[column] = frame[column].astype(bool)
     if data.get("index"):
         frame = frame.set_index(data["index"])
+    frame.columns.name = data.get("columns_name")
     return frame
 
 
