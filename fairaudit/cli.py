@@ -1,0 +1,211 @@
+"""The ``fairaudit`` command line.
+
+Bad input ends with a one-line error that names the problem and the fix, and
+exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import FairauditInputError
+
+EXIT_BAD_INPUT = 2
+
+#: default sizes of the demo's synthetic population (per group)
+DEMO_IDENTITIES = 200
+DEMO_SAMPLES = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in fairaudit's one-line style."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"fairaudit: error: {message}. Fix: see '{self.prog} --help'.\n")
+
+
+# --------------------------------------------------------------------------
+# loading data
+# --------------------------------------------------------------------------
+def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | None = None):
+    """An EmbeddingSet (``.npz``/``.parquet`` written by fairaudit) or a ScoreSet (score files)."""
+    from .embeddings import EmbeddingSet
+
+    p = Path(path)
+    if not p.exists():
+        raise FairauditInputError(f"DATA: file {path!r} does not exist. Fix: check the path.")
+    suffix = p.suffix.lower()
+    if fmt in (None, "embeddings") and suffix == ".npz":
+        return EmbeddingSet.load(p)
+    if fmt in (None, "embeddings") and suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        if "embedding" in pq.read_schema(p).names:
+            return EmbeddingSet.load(p)
+    from .scores import ScoreSet
+
+    attrs = None
+    if identity_attributes is not None:
+        import pandas as pd
+
+        attrs = pd.read_csv(identity_attributes, dtype=str)
+        if "identity" not in attrs.columns:
+            raise FairauditInputError(
+                f"--identity-attributes: {identity_attributes!r} has no 'identity' column (columns: "
+                f"{list(attrs.columns)}). Fix: add a column named identity."
+            )
+        attrs = attrs.set_index("identity")
+    return ScoreSet.read(p, format=None if fmt in (None, "scores") else fmt, identity_attributes=attrs)
+
+
+def _threshold_from_args(args: argparse.Namespace) -> Any:
+    if args.threshold is not None:
+        return args.threshold
+    if args.fmr is not None:
+        return {"fmr": args.fmr}
+    return "eer"
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verification import verification_audit
+
+    data = load_data(args.data, fmt=args.format, identity_attributes=args.identity_attributes)
+    result = verification_audit(
+        data, by=args.by, threshold=_threshold_from_args(args), alpha=args.alpha,
+        n_boot=args.n_boot, random_state=args.seed, progress=None,
+    )
+    print(result.summary())
+    if args.json:
+        result.to_json(args.json)
+        print(f"\nJSON written to {args.json}")
+    if args.plots:
+        from . import plot
+
+        paths = plot.save_all(result, args.plots)
+        print(f"Plots written to {args.plots} ({len(paths)} files)")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import synthetic
+
+    es = synthetic.population(
+        args.preset, n_identities=args.n_identities, samples_per_identity=args.samples,
+        dim=args.dim, random_state=args.seed,
+    )
+    es.save(args.out)
+    print(f"{es!r}\nwritten to {args.out}")
+    print(synthetic.describe(args.preset))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import plot, synthetic
+    from .io import write_text_atomic
+    from .verification import verification_audit
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    n_ids = args.n_identities
+    es = synthetic.population("diveface", n_identities=n_ids, samples_per_identity=DEMO_SAMPLES,
+                              dim=args.dim, random_state=args.seed)
+    es.save(out / "population.npz")
+    print(f"Synthetic 'diveface' population: {es!r}")
+    print(synthetic.describe("diveface"))
+    print()
+    lines: list[str] = []
+    policies = [("fmr1e-3", {"fmr": 1e-3}), ("eer", "eer")]
+    for name, policy in policies:
+        result = verification_audit(es, by=["ethnicity", "gender"], threshold=policy, n_boot=args.n_boot,
+                                    random_state=args.seed)
+        text = result.summary()
+        print(text, end="\n\n")
+        lines += [text, ""]
+        result.to_json(out / f"verification_{name}.json")
+        plot.save_all(result, out / "plots", prefix=f"verification_{name}")
+        by_eth = verification_audit(es, by="ethnicity", threshold=policy, n_boot=args.n_boot,
+                                    random_state=args.seed)
+        by_eth.to_json(out / f"verification_{name}_ethnicity.json")
+        plot.save_all(by_eth, out / "plots", prefix=f"verification_{name}_ethnicity")
+    write_text_atomic(out / "summary.txt", "\n".join(lines))
+    print(f"Done in {time.perf_counter() - start:.1f} s.")
+    print(f"JSON, text summary and plots written to {out}")
+    print(f"Summary: {out / 'summary.txt'}")
+    return 0
+
+
+# --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fairaudit", description="Audit face biometrics for demographic bias.")
+    parser.add_argument("--version", action="version", version=f"fairaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    v = sub.add_parser("verify", help="per-group FMR/FNMR at one threshold, EER, fairness figures",
+                       description="Verification audit of an EmbeddingSet (.npz/.parquet) or a score file.")
+    v.add_argument("data", metavar="DATA", help="EmbeddingSet (.npz, .parquet) or score file (bob CSV, 4/5-column)")
+    v.add_argument("--by", action="append", required=True, metavar="ATTR",
+                   help="attribute defining the groups; repeat for intersections")
+    thr = v.add_mutually_exclusive_group()
+    thr.add_argument("--threshold", type=float, metavar="X", help="fixed threshold (accept when score >= X)")
+    thr.add_argument("--eer", action="store_true", help="the pooled EER threshold (default)")
+    thr.add_argument("--fmr", type=float, metavar="TARGET", help="threshold where the pooled FMR is TARGET, e.g. 1e-3")
+    v.add_argument("--alpha", type=float, default=0.5, help="FMR weight in FDR, GARBE, inequity (default 0.5)")
+    v.add_argument("--n-boot", type=int, default=1000, metavar="K", help="identity bootstrap replicates (0 = none)")
+    v.add_argument("--seed", type=int, default=0, help="random_state of the bootstrap")
+    v.add_argument("--json", metavar="OUT", help="write the full result as JSON")
+    v.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR")
+    v.add_argument("--format", choices=["embeddings", "scores", "bob-csv", "bob-4col", "bob-5col"],
+                   help="force the input format (default: from the file)")
+    v.add_argument("--identity-attributes", metavar="CSV",
+                   help="CSV with an 'identity' column and one column per attribute (for 4/5-column score files)")
+    v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("synth", help="write a synthetic population with planted biases",
+                       description="Write a seeded synthetic population with planted, documented biases.")
+    s.add_argument("--preset", default="diveface", help="preset name (default diveface)")
+    s.add_argument("--out", required=True, help="output file (.npz or .parquet)")
+    s.add_argument("--n-identities", type=int, default=100, help="identities per group")
+    s.add_argument("--samples", type=int, default=5, help="samples per identity")
+    s.add_argument("--dim", type=int, default=128, help="embedding dimension")
+    s.add_argument("--seed", type=int, default=0, help="random_state")
+    s.set_defaults(func=cmd_synth)
+
+    d = sub.add_parser("demo", help="run the audits on the built-in synthetic population",
+                       description="Run fairaudit end to end on the built-in synthetic 'diveface' population.")
+    d.add_argument("--out", default="fairaudit-demo", help="output directory (default ./fairaudit-demo)")
+    d.add_argument("--n-identities", type=int, default=DEMO_IDENTITIES, help="identities per group")
+    d.add_argument("--dim", type=int, default=128, help="embedding dimension")
+    d.add_argument("--n-boot", type=int, default=300, help="identity bootstrap replicates")
+    d.add_argument("--seed", type=int, default=0, help="random_state")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except FairauditInputError as exc:
+        print(f"fairaudit: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("fairaudit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

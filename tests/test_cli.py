@@ -1,0 +1,77 @@
+"""The command line: readable output, JSON, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fairaudit import synthetic
+from fairaudit.cli import main
+
+
+@pytest.fixture(scope="module")
+def pop_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "pop.npz"
+    synthetic.population("diveface", n_identities=25, samples_per_identity=4, dim=32, random_state=1).save(path)
+    return path
+
+
+def test_verify_prints_table_and_writes_json(pop_file, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = main(["verify", str(pop_file), "--by", "ethnicity", "--fmr", "1e-2", "--n-boot", "0", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Threshold" in text and "FNMR" in text and "fdr" in text
+    data = json.loads(out.read_text())
+    assert data["policy"]["kind"] == "fmr" and data["policy"]["value"] == 1e-2
+    assert [row[0] for row in data["by_group"]["data"]] == ["A", "B", "N"]
+
+
+def test_verify_accepts_intersections_and_fixed_threshold(pop_file, capsys):
+    assert main(["verify", str(pop_file), "--by", "gender", "--by", "ethnicity", "--threshold", "0.4",
+                 "--n-boot", "0"]) == 0
+    assert "H & A" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["verify", "missing.npz", "--by", "ethnicity"], "does not exist"),
+        (["verify", "{pop}", "--by", "race", "--n-boot", "0"], "available attributes"),
+        (["verify", "{pop}", "--by", "ethnicity", "--fmr", "3"], "FMR target"),
+        (["verify", "{pop}", "--by", "ethnicity", "--n-boot", "3"], "n_boot=3"),
+        (["verify", "{pop}", "--by", "ethnicity", "--threshold", "0.3", "--eer"], "not allowed with"),
+        (["verify", "{pop}"], "required"),
+    ],
+)
+def test_bad_input_gives_one_line_error_and_exit_code_2(pop_file, argv, needle):
+    argv = [a.replace("{pop}", str(pop_file)) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "fairaudit.cli", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("fairaudit: error:")
+    assert needle in proc.stderr
+    assert "Fix:" in proc.stderr
+
+
+def test_synth_writes_a_loadable_population(tmp_path, capsys):
+    out = tmp_path / "p.npz"
+    assert main(["synth", "--preset", "diveface", "--out", str(out), "--n-identities", "5", "--dim", "16"]) == 0
+    from fairaudit import EmbeddingSet
+
+    es = EmbeddingSet.load(out)
+    assert len(es) == 6 * 5 * 5 and es.attribute_names == ["gender", "ethnicity"]
+
+
+def test_demo_writes_json_summary_and_plots(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n-identities", "20", "--dim", "32", "--n-boot", "20"]) == 0
+    text = capsys.readouterr().out
+    assert (out / "verification_eer.json").exists()
+    assert (out / "summary.txt").read_text().startswith("Verification audit")
+    assert any((out / "plots").glob("*.png"))
+    assert str(out) in text.strip().splitlines()[-1]
