@@ -396,3 +396,34 @@ def test_single_identity_group_reports_undefined_fmr_with_a_note():
     assert any("'A' has no impostor pairs" in n for n in r.notes)
     assert r.fairness.loc["fdr", "defined"] in (True, False)  # the table keeps its shape
     assert list(r.fairness.index) == ["fdr", "garbe", "inequity", "fmr_max_min", "fnmr_max_min"]
+
+
+def scoreset_from_pairs(es, pairs):
+    return fairaudit.ScoreSet.from_arrays(
+        pairs.score.to_numpy(),
+        identity_a=es.identity[pairs.i], identity_b=es.identity[pairs.j],
+        attributes_a={"eth": es.column("eth")[pairs.i]}, attributes_b={"eth": es.column("eth")[pairs.j]},
+    )
+
+
+def test_scoreset_and_embeddingset_routes_agree_on_the_same_pairs(pop, pairs):
+    t = pick_threshold(pairs, 0.3)
+    ss = scoreset_from_pairs(pop, pairs)
+    a = fairaudit.verification_audit(pop, by="eth", threshold=t, n_boot=40, random_state=3)
+    b = fairaudit.verification_audit(ss, by="eth", threshold=t, n_boot=40, random_state=3)
+    cols = ["n_identities", "n_genuine", "n_impostor", "fmr", "fnmr", "fmr_ci_low", "fmr_ci_high",
+            "fnmr_ci_low", "fnmr_ci_high"]
+    pd.testing.assert_frame_equal(a.by_group[cols], b.by_group[cols], check_dtype=False)
+    np.testing.assert_allclose(a.by_group.eer, b.by_group.eer, atol=1e-3)
+    np.testing.assert_allclose(a.by_group.auc, b.by_group.auc, atol=1e-3)
+    pd.testing.assert_frame_equal(a.cross_impostor, b.cross_impostor, check_dtype=False)
+    assert math.isnan(b.by_group.n_samples.iloc[0])
+    assert b.params["route"] == "scores"
+
+
+def test_scoreset_fixed_threshold_counts_are_exact_even_next_to_a_score(pop, pairs):
+    ss = scoreset_from_pairs(pop, pairs)
+    t = float(np.sort(pairs.score[~pairs.genuine])[-5])  # exactly one impostor score
+    r = fairaudit.verification_audit(ss, by="eth", threshold=t, n_boot=0)
+    assert r.overall.fmr == (pairs.score[~pairs.genuine] >= t).mean()
+    assert r.overall.fnmr == (pairs.score[pairs.genuine] < t).mean()
