@@ -232,7 +232,45 @@ class _TileProducts:
     def __call__(self, s1: int, e1: int, s2: int, e2: int) -> np.ndarray:
         # distinct arrays on both sides: numpy then uses gemm, not syrk (see DESIGN.md)
         q = self.left[s1:e1] @ self.right[s2:e2].T
-        return q.astype(np.int32)  # truncation == floor, all values are positive
+        # truncation == floor, all values are positive; intp because bincount wants it
+        return q.astype(np.intp)
+
+
+def _blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return 1
+    counts = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts) if counts else 1
+
+
+def _map_tiles(fn: Callable, items: list, workers: int | None = None):
+    """Yield ``fn(item)`` for every item, in order, computing up to ``workers`` at once.
+
+    A tile's product runs in BLAS without the GIL while another tile is binned,
+    so the workers run with one BLAS thread each instead of one product using
+    all cores (measured here: about 25 % faster on 2 cores). Only a bounded
+    number of tiles is in flight, so memory stays O(workers * tile**2).
+    """
+    workers = _blas_threads() if workers is None else workers
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def embedding_pair_stats(
@@ -244,6 +282,7 @@ def embedding_pair_stats(
     *,
     tile: int = DEFAULT_TILE,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> PairStats:
     """Blocked all-pairs pass over L2-normalised embeddings.
 
@@ -256,6 +295,7 @@ def embedding_pair_stats(
     grid : BinGrid
     tile : rows per tile
     progress : called with the number of pairs finished after every tile pair
+    workers : tiles computed at once (default: the number of BLAS threads)
     """
     n_ids = len(identity_names)
     layout = _layout(ident, groups.codes, tile)
@@ -265,17 +305,23 @@ def embedding_pair_stats(
     n_bins = grid.n_bins
     hist = np.zeros((n_pairs, n_bins), dtype=np.int64)
     sentinel = n_bins  # masked entries land here and are dropped
-    for _, _, (s1, e1, g1), (s2, e2, g2) in _tile_pairs(layout):
+
+    def count(job):
+        (s1, e1, g1), (s2, e2, g2) = job
         q = products(s1, e1, s2, e2)
         if s1 == s2:
             q[_diag_mask(layout, s1, e1)] = sentinel
-        counts = np.bincount(q.ravel(), minlength=n_bins + 1)
-        row = hist[pair_index[g1, g2]]
+        return pair_index[g1, g2], np.bincount(q.ravel(), minlength=n_bins + 1), q.size
+
+    jobs = [(t1, t2) for _, _, t1, t2 in _tile_pairs(layout)]
+    # integer sums: the order in which tiles finish cannot change the result
+    for row_index, counts, size in _map_tiles(count, jobs, workers):
+        row = hist[row_index]
         row += counts[:n_bins]
         if len(counts) > n_bins + 1:  # float rounding above 1 + margin: top bin
             row[-1] += counts[n_bins + 1:].sum()
         if progress is not None:
-            progress(q.size)
+            progress(size)
     gen_score, gen_identity = _genuine_scores(x, ident, n_ids)
     return PairStats(
         groups=groups,
@@ -348,7 +394,9 @@ def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.n
         lut[: n_bins] = np.searchsorted(ks, np.arange(n_bins), side="right")
         luts.append((ks, lut))
     m_of = np.bincount(stats.groups.codes, minlength=stats.n_groups)
-    for _, _, (s1, e1, g1), (s2, e2, _g2) in _tile_pairs(layout, within_only=True):
+
+    def accepts(job):
+        (s1, e1, g1), (s2, e2, _g2) = job
         ks, lut = luts[g1]
         q = products(s1, e1, s2, e2)
         np.minimum(q, n_bins, out=q)
@@ -356,12 +404,15 @@ def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.n
         if s1 == s2:
             kidx[_diag_mask(layout, s1, e1)] = 0
         rows, cols = np.nonzero(kidx)
-        if rows.size == 0:
-            continue
         ida = local[layout.ident[s1 + rows]]
         idb = local[layout.ident[s2 + cols]]
         pair = ida.astype(np.int64) * m_of[g1] + idb
-        codes[g1].append(pair * len(ks) + (kidx[rows, cols].astype(np.int64) - 1))
+        return g1, pair * len(ks) + (kidx[rows, cols].astype(np.int64) - 1)
+
+    jobs = [(t1, t2) for _, _, t1, t2 in _tile_pairs(layout, within_only=True)]
+    for g1, code in _map_tiles(accepts, jobs):
+        if code.size:
+            codes[g1].append(code)
     out = []
     for g in range(stats.n_groups):
         ks, _ = luts[g]
