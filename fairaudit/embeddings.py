@@ -37,6 +37,12 @@ def _as_labels(values: Any, *, name: str, n: int) -> np.ndarray:
     return arr.astype(str).to_numpy(dtype=str)
 
 
+def _read_failures(text: str) -> pd.DataFrame:
+    import io
+
+    return pd.read_json(io.StringIO(text), orient="split", dtype=False).astype(str)
+
+
 def check_identity_constant(identity: np.ndarray, attributes: pd.DataFrame) -> None:
     """Raise if any attribute value changes between the samples of one identity."""
     if attributes.shape[1] == 0:
@@ -74,6 +80,12 @@ class EmbeddingSet:
         value of every attribute on all its samples.
     path : array-like of shape (n_samples,), optional
         The image each embedding came from.
+    failures : DataFrame, optional
+        Samples that could not be acquired (unreadable image, no face found):
+        columns ``path``, ``identity``, ``reason`` and the attribute columns.
+        They are not embeddings, but they are not dropped either: the
+        failure-to-acquire rate per group is itself a fairness figure
+        (ISO/IEC 19795-10).
 
     Raises
     ------
@@ -97,6 +109,7 @@ class EmbeddingSet:
         identity: Any,
         attributes: pd.DataFrame | Mapping[str, Any] | None = None,
         path: Any = None,
+        failures: pd.DataFrame | None = None,
     ) -> None:
         try:
             raw = np.asarray(embeddings)
@@ -159,6 +172,13 @@ class EmbeddingSet:
         self._identity.flags.writeable = False
         self._attributes = attrs
         self._path = None if path is None else _as_labels(path, name="path", n=n)
+        if failures is not None and not isinstance(failures, pd.DataFrame):
+            raise errors.FairauditInputError(
+                f"failures must be a DataFrame or None; got {type(failures).__name__}. Fix: pass "
+                "pd.DataFrame({'path': ..., 'identity': ..., 'reason': ...})."
+            )
+        self._failures = (pd.DataFrame(columns=["path", "identity", "reason"]) if failures is None
+                          else failures.reset_index(drop=True).astype(str))
 
     # -- read-only views -------------------------------------------------
     @property
@@ -180,6 +200,36 @@ class EmbeddingSet:
     def path(self) -> np.ndarray | None:
         """Image path of each sample, or None."""
         return None if self._path is None else self._path.copy()
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Samples that could not be acquired, with the reason (empty when none)."""
+        return self._failures.copy()
+
+    def failure_to_acquire(self, by: str | list[str]) -> pd.DataFrame:
+        """Failure-to-acquire rate per group: failures / (failures + acquired samples).
+
+        Returns a DataFrame indexed by group with columns ``n_attempts``,
+        ``n_failures`` and ``fta`` (ISO/IEC 19795-10).
+        """
+        from .groups import normalize_by
+
+        names = list(normalize_by(by, self.attribute_names))
+        ok = self._attributes[names].value_counts().rename("n_acquired")
+        missing = [c for c in names if c not in self._failures.columns]
+        if missing and len(self._failures):
+            raise errors.FairauditInputError(
+                f"failures lack the attribute column(s) {missing}, so the failure-to-acquire rate per "
+                "group cannot be computed. Fix: record every attribute with each failure."
+            )
+        bad = (self._failures[names].value_counts().rename("n_failures") if len(self._failures)
+               else pd.Series(dtype=np.int64, name="n_failures"))
+        table = pd.concat([ok, bad], axis=1).fillna(0).astype(np.int64).sort_index()
+        table["n_attempts"] = table["n_acquired"] + table["n_failures"]
+        table["fta"] = table["n_failures"] / table["n_attempts"]
+        if len(names) == 1:  # one attribute: a plain index, like verification results
+            table.index = pd.Index(table.index.get_level_values(0), name=names[0])
+        return table[["n_attempts", "n_failures", "fta"]]
 
     @property
     def attribute_names(self) -> list[str]:
@@ -227,6 +277,7 @@ class EmbeddingSet:
             identity=self._identity[idx],
             attributes=self._attributes.iloc[idx].reset_index(drop=True),
             path=None if self._path is None else self._path[idx],
+            failures=self._failures,
         )
 
     # -- files -----------------------------------------------------------
@@ -248,6 +299,8 @@ class EmbeddingSet:
                 arrays[f"attribute_{i}"] = self._attributes[column].to_numpy(dtype=str)
             if self._path is not None:
                 arrays["path"] = self._path.astype(str)
+            if len(self._failures):
+                arrays["failures_json"] = np.array(self._failures.to_json(orient="split"))
             with atomic_write(path) as tmp:
                 with open(tmp, "wb") as fh:
                     np.savez(fh, **arrays)
@@ -265,8 +318,10 @@ class EmbeddingSet:
                 cols[column] = pa.array(self._attributes[column].to_numpy(dtype=str))
             if self._path is not None:
                 cols["path"] = pa.array(self._path.astype(str))
-            meta = {b"fairaudit": json.dumps({"format_version": _FORMAT_VERSION,
-                                               "attributes": self.attribute_names}).encode()}
+            meta = {b"fairaudit": json.dumps({
+                "format_version": _FORMAT_VERSION, "attributes": self.attribute_names,
+                "failures": self._failures.to_json(orient="split") if len(self._failures) else None,
+            }).encode()}
             table = pa.table(cols).replace_schema_metadata(meta)
             with atomic_write(path) as tmp:
                 pq.write_table(table, tmp)
@@ -303,8 +358,9 @@ class EmbeddingSet:
                     )
             names = [str(x) for x in data.get("attribute_names", np.array([], dtype=str))]
             attrs = {name: data[f"attribute_{i}"] for i, name in enumerate(names)}
+            failures = _read_failures(str(data["failures_json"])) if "failures_json" in data else None
             return cls(data["embeddings"], identity=data["identity"],
-                       attributes=attrs or None, path=data.get("path"))
+                       attributes=attrs or None, path=data.get("path"), failures=failures)
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -321,8 +377,10 @@ class EmbeddingSet:
             names = [c for c in table.column_names if c not in _RESERVED]
             attrs = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
             p = table.column("path").to_numpy(zero_copy_only=False) if "path" in table.column_names else None
+            meta = json.loads((table.schema.metadata or {}).get(b"fairaudit", b"{}"))
+            failures = _read_failures(meta["failures"]) if meta.get("failures") else None
             return cls(emb, identity=table.column("identity").to_numpy(zero_copy_only=False),
-                       attributes=attrs or None, path=p)
+                       attributes=attrs or None, path=p, failures=failures)
         raise errors.FairauditInputError(
             errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,
                                       expected="'.npz', '.parquet'")

@@ -153,3 +153,18 @@ def test_subset_keeps_labels_aligned():
     assert list(sub.identity) == ["id2", "id2", "id0", "id0"]
     assert list(sub.column("ethnicity")) == ["C", "C", "A", "A"]
     np.testing.assert_array_equal(sub.embeddings[0], es.embeddings[4])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_failures_are_kept_saved_and_give_the_failure_to_acquire_rate(tmp_path, suffix):
+    failures = pd.DataFrame({"path": ["x.jpg", "y.jpg", "z.jpg"], "identity": ["id9", "id8", "id7"],
+                             "reason": ["no face found"] * 3, "gender": ["F", "F", "M"],
+                             "ethnicity": ["A", "A", "C"]})
+    es = build(failures=failures)
+    back = EmbeddingSet.load(es.save(tmp_path / f"s{suffix}"))
+    pd.testing.assert_frame_equal(back.failures, failures)
+    fta = back.failure_to_acquire("ethnicity")
+    # A: 2 acquired + 2 failed; B: 2 + 0; C: 2 + 1
+    assert fta.loc["A", "n_attempts"] == 4 and fta.loc["A", "fta"] == 0.5
+    assert fta.loc["B", "fta"] == 0.0
+    assert fta.loc["C", "fta"] == pytest.approx(1 / 3)

@@ -1,0 +1,64 @@
+"""Plugin hooks of fairaudit (pluggy, project name ``fairaudit``).
+
+Every hook is collect-all: fairaudit calls the hook of every plugin with a
+``register`` callback, and the plugin calls it once per thing it provides::
+
+    from fairaudit import hookimpl
+
+    @hookimpl
+    def register_extractors(register):
+        register("my-model", MyExtractor, description="My face model, 512-d")
+
+``register(name, factory, *, description="")`` takes a unique name and a
+factory: a class or function that builds the object when it is first used, so
+that registering never imports heavy libraries or loads weights. A name that
+two plugins register is an error naming both.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("fairaudit")
+hookimpl = pluggy.HookimplMarker("fairaudit")
+
+
+@hookspec
+def register_extractors(register):
+    """Register image -> embedding extractors.
+
+    The factory builds an object with ``embed(faces)`` (a list of aligned face
+    images as HxWx3 uint8 RGB arrays -> float array (n, d)), a
+    ``detect_and_align(image)`` method that returns the aligned face or None
+    when no face is found, and the attributes ``name`` and ``dim``.
+    """
+
+
+@hookspec
+def register_heads(register):
+    """Register classifier heads: factories of unfitted scikit-learn style estimators.
+
+    The factory is called with keyword options (e.g. ``random_state``) and
+    returns an estimator with ``fit``, ``predict_proba`` and ``classes_`` that
+    scikit-learn's ``clone`` accepts.
+    """
+
+
+@hookspec
+def register_splits(register):
+    """Register demographic split strategies.
+
+    The factory builds a strategy object with a ``name`` and a method that
+    yields ``(model_name, train_indices)`` for every model it defines (see
+    ``fairaudit.splits``).
+    """
+
+
+@hookspec
+def register_datasets(register):
+    """Register dataset loaders that return a manifest.
+
+    The factory is called as ``factory(root, **options)`` and returns a
+    manifest: a DataFrame with columns ``path``, ``identity`` and one column
+    per attribute (and, for protocols with fixed pairs, a ``pairs`` attribute).
+    """
