@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .embeddings import EmbeddingSet
 from .errors import FairauditInputError
+from .hookspecs import hookimpl
 
 _LAZY = {
     "ScoreSet": ("fairaudit.scores", "ScoreSet"),
@@ -26,9 +27,11 @@ _LAZY = {
     "synthetic": ("fairaudit.synthetic", None),
     "plot": ("fairaudit.plot", None),
     "fairness": ("fairaudit.fairness", None),
+    "extract": ("fairaudit.extraction", "extract"),
+    "load_dataset": ("fairaudit.datasets", "load_dataset"),
 }
 
-__all__ = ["EmbeddingSet", "FairauditInputError", "__version__", *_LAZY]
+__all__ = ["EmbeddingSet", "FairauditInputError", "hookimpl", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -62,3 +62,15 @@ def register_datasets(register):
     manifest: a DataFrame with columns ``path``, ``identity`` and one column
     per attribute (and, for protocols with fixed pairs, a ``pairs`` attribute).
     """
+
+
+@hookspec
+def register_commands(subparsers):
+    """Add sub-commands to the ``fairaudit`` command line.
+
+    ``subparsers`` is the argparse sub-parser collection of the ``fairaudit``
+    command: call ``subparsers.add_parser(name, help=...)`` and
+    ``parser.set_defaults(func=callable)``; ``func(args)`` returns the exit
+    code. Raise ``fairaudit.FairauditInputError`` for bad input: the CLI prints
+    it as one line and exits with code 2.
+    """
