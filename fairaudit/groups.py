@@ -67,8 +67,7 @@ class Groups:
 def make_groups(columns: dict[str, np.ndarray], by: tuple[str, ...]) -> Groups:
     """Encode the combination of the ``by`` columns as sorted integer group codes."""
     frame = pd.DataFrame({name: np.asarray(columns[name]).astype(str) for name in by})
+    # ngroup numbers the groups in sorted key order, the same order as `values`
+    codes = frame.groupby(list(by), sort=True).ngroup().to_numpy(dtype=np.int64)
     values = frame.drop_duplicates().sort_values(list(by)).reset_index(drop=True)
-    lookup = {tuple(row): i for i, row in enumerate(values.itertuples(index=False))}
-    codes = np.fromiter((lookup[tuple(r)] for r in frame.itertuples(index=False)),
-                        dtype=np.int64, count=len(frame))
     return Groups(by=by, codes=codes, values=values)
