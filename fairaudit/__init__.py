@@ -27,6 +27,7 @@ _LAZY = {
     "synthetic": ("fairaudit.synthetic", None),
     "plot": ("fairaudit.plot", None),
     "fairness": ("fairaudit.fairness", None),
+    "report": ("fairaudit.report", None),
     "extract": ("fairaudit.extraction", "extract"),
     "load_dataset": ("fairaudit.datasets", "load_dataset"),
 }

@@ -210,6 +210,12 @@ class VerificationResult:
             notes=list(data.get("notes", [])),
         )
 
+    def to_html(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write this result as a self-contained HTML report (see :func:`fairaudit.report`)."""
+        from .report import to_html
+
+        return to_html(self, path, **kwargs)
+
     def summary(self) -> str:
         """A plain-text table of the per-group figures and the fairness figures."""
         from .text import verification_summary
