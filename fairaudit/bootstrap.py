@@ -30,7 +30,9 @@ _CHUNK_ELEMENTS = 4_000_000
 def _pair_sum(weights: np.ndarray, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``sum_p w[:, a_p] * w[:, b_p] * values[p, :]`` for every replicate, in chunks."""
     n_rep = weights.shape[0]
-    values = values.reshape(len(a), -1).astype(np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
     out = np.zeros((n_rep, values.shape[1]))
     step = max(1, _CHUNK_ELEMENTS // max(n_rep, 1))
     for s in range(0, len(a), step):

@@ -451,3 +451,14 @@ def test_balanced_population_shows_small_disparities():
     pop = synthetic.population("balanced", n_identities=100, samples_per_identity=5, random_state=0)
     r = fairaudit.verification_audit(pop, by="ethnicity", threshold={"fmr": 1e-2}, n_boot=0)
     assert r.fairness.loc["fmr_max_min", "value"] < 2
+
+
+def test_bootstrap_handles_a_group_without_any_impostor_pair():
+    # group B holds one identity: no impostor pair at all, so its per-pair tables are empty
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((14, 8))
+    ident = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e", "f", "f", "z", "z"]
+    es = fairaudit.EmbeddingSet(x, identity=ident, attributes={"eth": ["A"] * 12 + ["B"] * 2})
+    r = fairaudit.verification_audit(es, by="eth", threshold=0.2, n_boot=30)
+    assert math.isnan(r.by_group.loc["B", "fmr"]) and math.isnan(r.by_group.loc["B", "fmr_ci_low"])
+    assert r.by_group.loc["A", "fmr_ci_low"] <= r.by_group.loc["A", "fmr"] <= r.by_group.loc["A", "fmr_ci_high"]
