@@ -1,0 +1,25 @@
+"""Built-in demographic split strategies, registered through the same hook as any plugin's."""
+
+from __future__ import annotations
+
+from fairaudit.hookspecs import hookimpl
+
+
+def _factory(name):
+    def build(**options):
+        from fairaudit import splits
+
+        return getattr(splits, name)(**options)
+
+    build.__name__ = name
+    return build
+
+
+@hookimpl
+def register_splits(register):
+    register("per-group", _factory("PerGroup"), description="one model per group, trained on that group only")
+    register("pooled", _factory("Pooled"), description="one model on all groups, balanced across groups")
+    register("leave-one-group-out", _factory("LeaveOneGroupOut"),
+             description="one model per group, trained on all other groups")
+    register("mixture", _factory("Mixture"),
+             description="proportions per group and a total size, e.g. mixture:B=0.6,A=0.3,N=0.1")
