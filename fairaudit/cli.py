@@ -123,6 +123,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(synthetic.describe("diveface"))
     print()
     lines: list[str] = []
+    # every result the demo computes, by display name, in the order the HTML report shows them;
+    # add classification / diagnostics results here to get their sections in report.html
+    report_results: dict[str, Any] = {}
     policies = [("fmr1e-3", {"fmr": 1e-3}), ("eer", "eer")]
     for name, policy in policies:
         result = verification_audit(es, by=["ethnicity", "gender"], threshold=policy, n_boot=args.n_boot,
@@ -136,10 +139,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                     random_state=args.seed)
         by_eth.to_json(out / f"verification_{name}_ethnicity.json")
         plot.save_all(by_eth, out / "plots", prefix=f"verification_{name}_ethnicity")
+        where = "at FMR 1e-3" if name == "fmr1e-3" else "at the pooled EER threshold"
+        report_results[f"Verification by ethnicity {where}"] = by_eth
+        report_results[f"Verification by ethnicity × gender {where}"] = result
     write_text_atomic(out / "summary.txt", "\n".join(lines))
+    from .report import report
+
+    html = report(report_results, out / "report.html", title="fairaudit demo: synthetic 'diveface' population",
+                  population=es, json_path=out / "report.json")
     print(f"Done in {time.perf_counter() - start:.1f} s.")
     print(f"JSON, text summary and plots written to {out}")
     print(f"Summary: {out / 'summary.txt'}")
+    print(f"Report: {html}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    from .plugins import plugin_info
+    from .text import table
+
+    info = plugin_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    rows = []
+    for p in info:
+        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p["registers"].items()) or "-"
+        rows.append([p["name"], p["distribution"] or "-", p["version"] or "-", ", ".join(p["hooks"]), registers])
+    print(table(rows, ["plugin", "distribution", "version", "hooks", "registers"]))
     return 0
 
 
@@ -187,6 +216,55 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-boot", type=int, default=300, help="identity bootstrap replicates")
     d.add_argument("--seed", type=int, default=0, help="random_state")
     d.set_defaults(func=cmd_demo)
+
+    from .report import cmd_report
+
+    r = sub.add_parser("report", help="write the HTML fairness report of result JSON files",
+                       description="Build one self-contained HTML report from result JSON files (written by "
+                                   "result.to_json() or 'fairaudit verify --json'), or from the report data "
+                                   "JSON of an earlier report.")
+    r.add_argument("results", nargs="+", metavar="RESULT.json", help="result JSON file(s)")
+    r.add_argument("--out", required=True, metavar="HTML", help="the report file to write")
+    r.add_argument("--title", help="title of the report (default 'fairaudit report')")
+    r.add_argument("--tolerances", metavar="FILE.json",
+                   help='pass/review bands, e.g. {"fnmr_max_min": {"pass": 1.1, "review": 1.5}}')
+    r.add_argument("--json", metavar="OUT", help="also write the report data as JSON")
+    r.set_defaults(func=cmd_report)
+
+    from . import extraction  # light: OpenCV and dlib load only when a command runs
+
+    c = sub.add_parser("compare", help="compare the faces of two photos: cosine score and decision",
+                       description="Compare the faces of two image files (the reference study's task 1.0).")
+    c.add_argument("image1", metavar="IMG1", help="first image file")
+    c.add_argument("image2", metavar="IMG2", help="second image file")
+    c.add_argument("--extractor", default="dlib-resnet", metavar="NAME",
+                   help="registered extractor (default dlib-resnet; see 'fairaudit plugins')")
+    c.add_argument("--threshold", type=float, metavar="T",
+                   help="same person when score >= T (default: the extractor's; 0.91 for dlib-resnet)")
+    c.set_defaults(func=extraction.cmd_compare)
+
+    x = sub.add_parser("extract", help="embed the faces of a dataset into an EmbeddingSet file",
+                       description="Detect, align and embed every image of a dataset; failures are kept "
+                                   "with their reason and reported per group (failure to acquire).")
+    x.add_argument("--dataset", metavar="NAME", help="registered dataset loader (folder, csv, rfw, ...)")
+    x.add_argument("--root", metavar="DIR", help="where the dataset lives (with --dataset)")
+    x.add_argument("--manifest", metavar="CSV", help="a manifest CSV (path, identity, attributes) instead of --dataset")
+    x.add_argument("--extractor", default="dlib-resnet", metavar="NAME", help="registered extractor (default dlib-resnet)")
+    x.add_argument("--out", required=True, metavar="FILE", help="output EmbeddingSet (.npz or .parquet)")
+    x.add_argument("--cache", metavar="DIR", help="cache directory: reruns and killed runs resume from it")
+    x.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch and cache shard (default 32)")
+    x.set_defaults(func=extraction.cmd_extract)
+
+    pl = sub.add_parser("plugins", help="list installed plugins and what each registers",
+                        description="List installed plugins, their versions, the hooks they implement and "
+                                    "the extractors, heads, splits and datasets they register.")
+    pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pl.set_defaults(func=cmd_plugins)
+
+    # plugins add their own commands (e.g. 'fairaudit study diveface')
+    from .plugins import plugin_manager
+
+    plugin_manager().hook.register_commands(subparsers=sub)
     return parser
 
 
