@@ -94,6 +94,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from .classification import classification_audit
+    from .embeddings import EmbeddingSet
+
+    data = load_data(args.data, fmt="embeddings")
+    if not isinstance(data, EmbeddingSet):
+        raise FairauditInputError(
+            f"DATA: {args.data!r} holds scores, not embeddings; a classification audit trains heads on "
+            "embeddings. Fix: pass an EmbeddingSet file (.npz or .parquet)."
+        )
+    target = args.target[0] if len(args.target) == 1 else args.target
+    result = classification_audit(data, target=target, by=args.by, head=args.head, split=args.split,
+                                  size=args.size, n_seeds=args.seeds, test_size=args.test_size,
+                                  random_state=args.seed)
+    print(result.summary())
+    if args.json:
+        result.to_json(args.json)
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnostics import embedding_diagnostics
+    from .embeddings import EmbeddingSet
+
+    data = load_data(args.data, fmt="embeddings")
+    if not isinstance(data, EmbeddingSet):
+        raise FairauditInputError(
+            f"DATA: {args.data!r} holds scores, not embeddings. Fix: pass an EmbeddingSet file (.npz or .parquet)."
+        )
+    result = embedding_diagnostics(data, by=args.by, method=args.method, n_samples=args.n_samples,
+                                   random_state=args.seed)
+    print(result.summary())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_json(out / "diagnostics.json")
+    for column in [c for c in result.color_columns if c != "identity"]:
+        ax = result.plot(column)
+        ax.figure.savefig(out / f"embedding_{column.replace(' ', '_').replace('&', 'x')}.png", dpi=120)
+    print(f"JSON and plots written to {out}")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from . import synthetic
 
@@ -142,6 +185,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         where = "at FMR 1e-3" if name == "fmr1e-3" else "at the pooled EER threshold"
         report_results[f"Verification by ethnicity {where}"] = by_eth
         report_results[f"Verification by ethnicity × gender {where}"] = result
+    if not args.no_classification:
+        from .classification import run_study_protocol
+
+        print("The reference study's classification protocol (tasks 1.3, 2.1-2.6), leakage-free:")
+        study = run_study_protocol(es, head="logistic", n_seeds=args.seeds, random_state=args.seed)
+        titles = {"per_group": "Classification: a gender head per ethnicity, cross-evaluated (2.1-2.2)",
+                  "pooled": "Classification: one pooled gender head (2.3-2.4)",
+                  "six_class": "Classification: six-class gender x ethnicity head (2.5)",
+                  "mixtures": "Classification: gender heads on biased mixtures (2.6)",
+                  "diagnostics": "Diagnostics: t-SNE and demographic probe (1.3)"}
+        for key, title in titles.items():
+            part = study.get(key)
+            if part is None:
+                continue
+            text = part.summary()
+            print(f"{title}\n{text}\n")
+            lines += [title, text, ""]
+            part.to_json(out / f"{key}.json")
+            report_results[title] = part
     write_text_atomic(out / "summary.txt", "\n".join(lines))
     from .report import report
 
@@ -198,6 +260,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV with an 'identity' column and one column per attribute (for 4/5-column score files)")
     v.set_defaults(func=cmd_verify)
 
+    c = sub.add_parser("classify", help="train attribute heads on demographic splits, score them per group",
+                       description="Classification audit: heads trained on demographic splits, all scored on "
+                                   "one identity-disjoint held-out test set per seed.")
+    c.add_argument("data", metavar="DATA", help="EmbeddingSet (.npz, .parquet)")
+    c.add_argument("--target", action="append", required=True, metavar="ATTR",
+                   help="attribute to predict; repeat to combine (gender x ethnicity)")
+    c.add_argument("--by", required=True, metavar="ATTR", help="group attribute (sensitive feature)")
+    c.add_argument("--split", default="per-group", metavar="SPEC",
+                   help="per-group | pooled | leave-one-group-out | mixture:B=0.6,A=0.3,N=0.1 (';' joins several)")
+    c.add_argument("--size", type=int, metavar="N", help="training size of mixtures")
+    c.add_argument("--head", default="logistic", metavar="NAME", help="logistic | mlp | a plugin's head")
+    c.add_argument("--seeds", type=int, default=3, metavar="K", help="repetitions over seeds (default 3)")
+    c.add_argument("--test-size", type=float, default=0.33, help="held-out fraction of identities (default 0.33)")
+    c.add_argument("--seed", type=int, default=0, help="random_state")
+    c.add_argument("--json", metavar="OUT", help="write the full result as JSON")
+    c.set_defaults(func=cmd_classify)
+
+    g = sub.add_parser("diagnose", help="t-SNE/PCA of the embeddings by group and a demographic probe",
+                       description="Embedding diagnostics: 2-D map coloured by each attribute and a probe of "
+                                   "how well each attribute can be predicted from the embedding.")
+    g.add_argument("data", metavar="DATA", help="EmbeddingSet (.npz, .parquet)")
+    g.add_argument("--by", action="append", required=True, metavar="ATTR", help="attribute; repeat")
+    g.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    g.add_argument("--method", default="tsne", choices=["tsne", "pca"])
+    g.add_argument("--n-samples", type=int, metavar="N", help="stratified subsample for the map")
+    g.add_argument("--seed", type=int, default=0, help="random_state")
+    g.set_defaults(func=cmd_diagnose)
+
     s = sub.add_parser("synth", help="write a synthetic population with planted biases",
                        description="Write a seeded synthetic population with planted, documented biases.")
     s.add_argument("--preset", default="diveface", help="preset name (default diveface)")
@@ -215,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dim", type=int, default=128, help="embedding dimension")
     d.add_argument("--n-boot", type=int, default=300, help="identity bootstrap replicates")
     d.add_argument("--seed", type=int, default=0, help="random_state")
+    d.add_argument("--seeds", type=int, default=3, help="classification repetitions over seeds")
+    d.add_argument("--no-classification", action="store_true", help="skip the classification protocol")
     d.set_defaults(func=cmd_demo)
 
     from .report import cmd_report

@@ -16,7 +16,8 @@ object can serve many models. Two heads are built in:
     ``pip install fairaudit[tensorflow]``; TensorFlow is imported only when
     the head is fitted or used to predict.
 
-:data:`HEADS` maps each name to a factory that returns a new unfitted head;
+:data:`HEADS` maps each built-in name to a factory that returns a new unfitted head
+(registered through the ``register_heads`` hook like any plugin's heads);
 :func:`resolve_head` turns the ``head=`` argument of an audit into an estimator.
 """
 
@@ -256,14 +257,15 @@ def resolve_head(head: Any) -> Any:
         For an unknown name (the message lists the registered names), a class
         instead of an instance, or an object without ``fit``/``predict_proba``.
     """
-    available = sorted(HEADS)
+    from .plugins import registry
+
+    # names resolve through the plugin registry: the built-ins above and any plugin's heads
+    heads = registry("head")
+    available = sorted(heads)
     if isinstance(head, str):
-        try:
-            factory = HEADS[head]
-        except KeyError:
-            raise errors.FairauditInputError(
-                UNKNOWN_HEAD.format(value=head, available=available)) from None
-        return factory()
+        if head not in heads:
+            raise errors.FairauditInputError(UNKNOWN_HEAD.format(value=head, available=available))
+        return heads[head].build()
     if isinstance(head, type):
         raise errors.FairauditInputError(HEAD_IS_CLASS.format(value=head, name=head.__name__))
     if not is_head(head):

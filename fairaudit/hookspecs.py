@@ -30,7 +30,9 @@ def register_extractors(register):
     The factory builds an object with ``embed(faces)`` (a list of aligned face
     images as HxWx3 uint8 RGB arrays -> float array (n, d)), a
     ``detect_and_align(image)`` method that returns the aligned face or None
-    when no face is found, and the attributes ``name`` and ``dim``.
+    when no face is found, ``cache_key()`` (a string that changes whenever the
+    embeddings would; the extraction cache is namespaced by it), and the
+    attributes ``name`` and ``dim``.
     """
 
 

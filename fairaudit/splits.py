@@ -613,9 +613,12 @@ def is_split(obj: Any) -> bool:
 
 
 def _parse_one(text: str, size: int | None) -> Any:
+    from .plugins import registry
+
     spec = text.strip()
-    if spec in SPLITS and spec != "mixture":
-        return SPLITS[spec]()
+    named = registry("split")  # the built-ins of SPLITS and any plugin's strategies
+    if spec in named and spec != "mixture":
+        return named[spec].build()
     if spec == "mixture" or spec.startswith("mixture:"):
         body = spec[len("mixture:"):] if spec.startswith("mixture:") else ""
         shares: dict[str, float] = {}
@@ -632,7 +635,7 @@ def _parse_one(text: str, size: int | None) -> Any:
             raise errors.FairauditInputError(MIXTURE_SYNTAX.format(value=text))
         return Mixture(shares, size)
     raise errors.FairauditInputError(
-        UNKNOWN_SPLIT.format(value=text, available=sorted(k for k in SPLITS if k != "mixture")))
+        UNKNOWN_SPLIT.format(value=text, available=sorted(k for k in named if k != "mixture")))
 
 
 def parse_split(text: str, size: int | None = None) -> Any:

@@ -150,3 +150,24 @@ def test_mlp_head_runs_in_a_classification_audit():
     assert result.params["head_params"]["epochs"] == 1
     assert result.provenance["versions"].get("tensorflow")
     assert len(result.predictions) == result.cross.loc[result.cross.test_group == "all", "n_test"].item()
+
+
+def test_a_plugin_head_resolves_by_name_and_is_unregistered_after():
+    from sklearn.linear_model import LogisticRegression
+
+    from fairaudit import hookimpl, plugins
+
+    class Plugin:
+        @hookimpl
+        def register_heads(self, register):
+            register("tiny-logistic", lambda: LogisticRegression(C=0.5), description="test head")
+
+    name = plugins.register_plugin(Plugin(), name="test-heads")
+    try:
+        head = resolve_head("tiny-logistic")
+        assert isinstance(head, LogisticRegression) and head.C == 0.5
+    finally:
+        plugins.unregister_plugin(name)
+    with pytest.raises(FairauditInputError) as info:
+        resolve_head("tiny-logistic")
+    assert "logistic" in str(info.value) and "mlp" in str(info.value)

@@ -5,22 +5,20 @@ from __future__ import annotations
 from fairaudit.hookspecs import hookimpl
 
 
-def _logistic():
-    from fairaudit.heads import make_logistic
+def _built_in(name):
+    def build(**options):
+        from fairaudit.heads import HEADS
 
-    return make_logistic()
+        return HEADS[name](**options)
 
-
-def _mlp():
-    from fairaudit.heads import make_mlp
-
-    return make_mlp()
+    build.__name__ = name
+    return build
 
 
 @hookimpl
 def register_heads(register):
-    register("logistic", _logistic,
+    register("logistic", _built_in("logistic"),
              description="StandardScaler + scikit-learn LogisticRegression (fast default)")
-    register("mlp", _mlp,
+    register("mlp", _built_in("mlp"),
              description="the study's Keras head: Dense(2048, ReLU) -> Dense(k, softmax), Adam, 20 epochs, "
                          "batch 32 (needs the 'tensorflow' extra)")

@@ -11,8 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import pytest
+
+# the test modules import helpers from this file (`from conftest import ...`); under pytest's
+# importlib import mode, which the fairaudit repository uses, this folder is not on sys.path
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 #: width of the tiny model's avg_pool layer
 TINY_DIM = 16
