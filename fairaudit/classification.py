@@ -54,6 +54,7 @@ from .splits import (
     describe_split,
     resolve_split,
 )
+from .results import ResultOutput
 
 # --- error messages ---------------------------------------------------------
 BAD_DATA = (
@@ -285,7 +286,7 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
 
 # --- the result ---------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class ClassificationResult:
+class ClassificationResult(ResultOutput):
     """What :func:`classification_audit` found.
 
     Attributes
@@ -527,15 +528,6 @@ class ClassificationResult:
             out[name] = frame_to_dict(getattr(self, name))
         return to_jsonable(out)
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        """Serialise to JSON; also write it atomically when ``path`` is given."""
-        from .io import write_text_atomic
-        from .serialize import dumps
-
-        text = dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            write_text_atomic(path, text)
-        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClassificationResult":

@@ -30,6 +30,7 @@ from .groups import LABEL_SEP, make_groups, normalize_by
 from .provenance import provenance
 from .serialize import frame_from_dict, frame_to_dict, to_jsonable
 from .threads import limited_threads
+from .results import ResultOutput
 
 # --- error messages ---------------------------------------------------------
 BAD_DATA = (
@@ -70,7 +71,7 @@ PROBE_COLUMNS = ("attribute", "accuracy_mean", "accuracy_std", "chance", "n_clas
 
 
 @dataclass(frozen=True, eq=False)
-class DiagnosticsResult:
+class DiagnosticsResult(ResultOutput):
     """What :func:`embedding_diagnostics` found.
 
     Attributes
@@ -124,15 +125,6 @@ class DiagnosticsResult:
             "notes": list(self.notes),
         })
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        """Serialise to JSON (NaN becomes null); also write it atomically when ``path`` is given."""
-        from .io import write_text_atomic
-        from .serialize import dumps
-
-        text = dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            write_text_atomic(path, text)
-        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DiagnosticsResult":

@@ -29,6 +29,7 @@ from .engine import (
 from .groups import LABEL_SEP, POOLED, Groups, make_groups, normalize_by
 from .provenance import provenance
 from .serialize import frame_from_dict, frame_to_dict, to_jsonable
+from .results import ResultOutput
 
 #: bins of the coarse score histograms reported for plots
 HISTOGRAM_BINS = 80
@@ -95,7 +96,7 @@ def parse_threshold(threshold: Any) -> ThresholdPolicy:
 
 
 @dataclass(frozen=True, eq=False)
-class VerificationResult:
+class VerificationResult(ResultOutput):
     """What :func:`verification_audit` found.
 
     Attributes
@@ -174,15 +175,6 @@ class VerificationResult:
             "notes": list(self.notes),
         })
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 1) -> str:
-        """Serialise to JSON (NaN becomes null); write it atomically when ``path`` is given."""
-        from .io import write_text_atomic
-        from .serialize import dumps
-
-        text = dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            write_text_atomic(path, text)
-        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VerificationResult":
@@ -210,11 +202,6 @@ class VerificationResult:
             notes=list(data.get("notes", [])),
         )
 
-    def to_html(self, path: str | Path, **kwargs: Any) -> Path:
-        """Write this result as a self-contained HTML report (see :func:`fairaudit.report`)."""
-        from .report import to_html
-
-        return to_html(self, path, **kwargs)
 
     def summary(self) -> str:
         """A plain-text table of the per-group figures and the fairness figures."""

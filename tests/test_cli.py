@@ -67,11 +67,16 @@ def test_synth_writes_a_loadable_population(tmp_path, capsys):
     assert len(es) == 6 * 5 * 5 and es.attribute_names == ["gender", "ethnicity"]
 
 
-def test_demo_writes_json_summary_and_plots(tmp_path, capsys):
+def test_demo_writes_json_summary_plots_and_a_report_covering_everything(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--n-identities", "20", "--dim", "32", "--n-boot", "20"]) == 0
+    assert main(["demo", "--out", str(out), "--n-identities", "20", "--dim", "32", "--n-boot", "20",
+                 "--seeds", "2"]) == 0
     text = capsys.readouterr().out
     assert (out / "verification_eer.json").exists()
     assert (out / "summary.txt").read_text().startswith("Verification audit")
     assert any((out / "plots").glob("*.png"))
-    assert str(out) in text.strip().splitlines()[-1]
+    for part in ("per_group", "pooled", "six_class", "mixtures", "diagnostics"):
+        assert (out / f"{part}.json").exists(), part
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count('<article class="result"') == 9  # 4 verification + 4 classification + diagnostics
+    assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"

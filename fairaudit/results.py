@@ -1,0 +1,26 @@
+"""What every result class shares: JSON and HTML output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class ResultOutput:
+    """Mixin for result dataclasses that define ``to_dict()``."""
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
+        """Serialise to JSON (NaN becomes null); also write it atomically when ``path`` is given."""
+        from .io import write_text_atomic
+        from .serialize import dumps
+
+        text = dumps(self.to_dict(), indent=indent)  # type: ignore[attr-defined]
+        if path is not None:
+            write_text_atomic(path, text)
+        return text
+
+    def to_html(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write this result as a self-contained HTML report (see :func:`fairaudit.report`)."""
+        from .report import to_html
+
+        return to_html(self, path, **kwargs)
