@@ -462,3 +462,39 @@ def test_bootstrap_handles_a_group_without_any_impostor_pair():
     r = fairaudit.verification_audit(es, by="eth", threshold=0.2, n_boot=30)
     assert math.isnan(r.by_group.loc["B", "fmr"]) and math.isnan(r.by_group.loc["B", "fmr_ci_low"])
     assert r.by_group.loc["A", "fmr_ci_low"] <= r.by_group.loc["A", "fmr"] <= r.by_group.loc["A", "fmr_ci_high"]
+
+
+def test_explicit_pair_list_is_audited_on_exactly_those_pairs(pop, pairs):
+    rng = np.random.default_rng(9)
+    chosen = pairs.iloc[rng.choice(len(pairs), size=400, replace=False)]
+    listed = pd.DataFrame({"index_a": chosen.i.to_numpy(), "index_b": chosen.j.to_numpy()})
+    t = pick_threshold(pairs, 0.3)
+    r = fairaudit.verification_audit(pop, by="eth", threshold=t, n_boot=0, pairs=listed)
+    assert r.overall.n_genuine + r.overall.n_impostor == 400
+    assert r.overall.n_genuine == chosen.genuine.sum()
+    assert r.overall.fmr == (chosen.score[~chosen.genuine] >= t).mean()
+    assert r.overall.fnmr == (chosen.score[chosen.genuine] < t).mean()
+    # the same pairs by path, as the rfw loader lists them
+    with_paths = fairaudit.EmbeddingSet(pop.embeddings, identity=pop.identity, attributes=pop.attributes,
+                                        path=[f"img{i}.jpg" for i in range(len(pop))])
+    by_path = pd.DataFrame({"path_a": [f"img{i}.jpg" for i in listed.index_a],
+                            "path_b": [f"img{j}.jpg" for j in listed.index_b],
+                            "genuine": chosen.genuine.to_numpy()})
+    r2 = fairaudit.verification_audit(with_paths, by="eth", threshold=t, n_boot=0, pairs=by_path)
+    pd.testing.assert_frame_equal(r.by_group, r2.by_group)
+
+
+def test_explicit_pairs_with_unknown_samples_or_wrong_flags_are_refused(pop):
+    from fairaudit.verification import PAIRS_GENUINE, PAIRS_UNKNOWN
+
+    with pytest.raises(errors.FairauditInputError) as info:
+        fairaudit.verification_audit(pop, by="eth", n_boot=0, pairs=pd.DataFrame({"index_a": [0], "index_b": [10_000]}))
+    assert str(info.value) == PAIRS_UNKNOWN.format(count=1, first=[10_000])
+    bad = pd.DataFrame({"index_a": [0, 0], "index_b": [1, 2], "genuine": [False, True]})
+    same01 = pop.identity[0] == pop.identity[1]
+    same02 = pop.identity[0] == pop.identity[2]
+    # rows of one identity are contiguous, so [False, True] cannot match both truths
+    wrong = [i for i, (flag, truth) in enumerate(zip([False, True], [same01, same02])) if flag != truth]
+    with pytest.raises(errors.FairauditInputError) as info:
+        fairaudit.verification_audit(pop, by="eth", n_boot=0, pairs=bad)
+    assert str(info.value) == PAIRS_GENUINE.format(count=len(wrong), rows=wrong)
