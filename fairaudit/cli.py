@@ -78,9 +78,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verification import verification_audit
 
     data = load_data(args.data, fmt=args.format, identity_attributes=args.identity_attributes)
+    pairs = None
+    if args.pairs:
+        import pandas as pd
+
+        if not Path(args.pairs).exists():
+            raise FairauditInputError(f"--pairs: file {args.pairs!r} does not exist. Fix: check the path.")
+        pairs = pd.read_csv(args.pairs)
     result = verification_audit(
         data, by=args.by, threshold=_threshold_from_args(args), alpha=args.alpha,
-        n_boot=args.n_boot, random_state=args.seed, progress=None,
+        n_boot=args.n_boot, random_state=args.seed, progress=None, pairs=pairs,
     )
     print(result.summary())
     if args.json:
@@ -256,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR")
     v.add_argument("--format", choices=["embeddings", "scores", "bob-csv", "bob-4col", "bob-5col"],
                    help="force the input format (default: from the file)")
+    v.add_argument("--pairs", metavar="CSV",
+                   help="compare only these pairs (columns index_a,index_b or path_a,path_b[,genuine]), e.g. RFW's")
     v.add_argument("--identity-attributes", metavar="CSV",
                    help="CSV with an 'identity' column and one column per attribute (for 4/5-column score files)")
     v.set_defaults(func=cmd_verify)
