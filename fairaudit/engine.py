@@ -187,8 +187,8 @@ def _genuine_scores(x: np.ndarray, ident: np.ndarray, n_ids: int) -> tuple[np.nd
     for k in np.unique(counts[counts >= 2]):
         ids = np.flatnonzero(counts == k)
         rows = order[starts[ids][:, None] + np.arange(k)[None, :]]
-        block = x[rows].astype(np.float64)  # (m, k, d)
-        gram = np.einsum("mid,mjd->mij", block, block)
+        block = x[rows]  # (m, k, d)
+        gram = np.einsum("mid,mjd->mij", block, block, dtype=np.float64, casting="safe")
         iu, ju = np.triu_indices(k, 1)
         scores.append(gram[:, iu, ju].ravel())
         owners.append(np.repeat(ids, len(iu)))
@@ -314,15 +314,20 @@ def embedding_pair_stats(
         return pair_index[g1, g2], np.bincount(q.ravel(), minlength=n_bins + 1), q.size
 
     jobs = [(t1, t2) for _, _, t1, t2 in _tile_pairs(layout)]
-    # integer sums: the order in which tiles finish cannot change the result
-    for row_index, counts, size in _map_tiles(count, jobs, workers):
-        row = hist[row_index]
-        row += counts[:n_bins]
-        if len(counts) > n_bins + 1:  # float rounding above 1 + margin: top bin
-            row[-1] += counts[n_bins + 1:].sum()
-        if progress is not None:
-            progress(size)
-    gen_score, gen_identity = _genuine_scores(x, ident, n_ids)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the exact genuine scores are computed beside the tiles (numpy releases the GIL)
+    with ThreadPoolExecutor(1) as side:
+        genuine = side.submit(_genuine_scores, x, ident, n_ids)
+        # integer sums: the order in which tiles finish cannot change the result
+        for row_index, counts, size in _map_tiles(count, jobs, workers):
+            row = hist[row_index]
+            row += counts[:n_bins]
+            if len(counts) > n_bins + 1:  # float rounding above 1 + margin: top bin
+                row[-1] += counts[n_bins + 1:].sum()
+            if progress is not None:
+                progress(size)
+        gen_score, gen_identity = genuine.result()
     return PairStats(
         groups=groups,
         identity_names=identity_names,
