@@ -101,16 +101,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_classify(args: argparse.Namespace) -> int:
-    from .classification import classification_audit
+def _load_embeddings(path: str):
+    """An EmbeddingSet file, refusing score files (classification and diagnostics need embeddings)."""
     from .embeddings import EmbeddingSet
 
-    data = load_data(args.data, fmt="embeddings")
+    data = load_data(path)
     if not isinstance(data, EmbeddingSet):
         raise FairauditInputError(
-            f"DATA: {args.data!r} holds scores, not embeddings; a classification audit trains heads on "
-            "embeddings. Fix: pass an EmbeddingSet file (.npz or .parquet)."
+            f"DATA: {path!r} holds scores, not embeddings; this command works on embeddings. Fix: pass an "
+            "EmbeddingSet file (.npz or .parquet)."
         )
+    return data
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from .classification import classification_audit
+
+    data = _load_embeddings(args.data)
     target = args.target[0] if len(args.target) == 1 else args.target
     result = classification_audit(data, target=target, by=args.by, head=args.head, split=args.split,
                                   size=args.size, n_seeds=args.seeds, test_size=args.test_size,
@@ -124,13 +131,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnostics import embedding_diagnostics
-    from .embeddings import EmbeddingSet
 
-    data = load_data(args.data, fmt="embeddings")
-    if not isinstance(data, EmbeddingSet):
-        raise FairauditInputError(
-            f"DATA: {args.data!r} holds scores, not embeddings. Fix: pass an EmbeddingSet file (.npz or .parquet)."
-        )
+    data = _load_embeddings(args.data)
     result = embedding_diagnostics(data, by=args.by, method=args.method, n_samples=args.n_samples,
                                    random_state=args.seed)
     print(result.summary())

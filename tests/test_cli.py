@@ -80,3 +80,18 @@ def test_demo_writes_json_summary_plots_and_a_report_covering_everything(tmp_pat
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count('<article class="result"') == 9  # 4 verification + 4 classification + diagnostics
     assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
+
+
+def test_classify_prints_the_cross_table_and_writes_json(pop_file, tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert main(["classify", str(pop_file), "--target", "gender", "--by", "ethnicity", "--seeds", "2",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["kind"] == "classification"
+
+
+def test_classify_refuses_a_score_file(tmp_path):
+    scores = tmp_path / "s.csv"
+    scores.write_text("score,identity_a,identity_b,eth_a,eth_b\n0.5,a,b,A,A\n0.9,a,a,A,A\n")
+    proc = subprocess.run([sys.executable, "-m", "fairaudit.cli", "classify", str(scores), "--target", "eth",
+                           "--by", "eth"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "holds scores, not embeddings" in proc.stderr
