@@ -244,7 +244,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
+    """The ``fairaudit`` argument parser; ``plugin_commands=False`` leaves out plugins' commands."""
     parser = _Parser(prog="fairaudit", description="Audit face biometrics for demographic bias.")
     parser.add_argument("--version", action="version", version=f"fairaudit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -365,9 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plugins)
 
     # plugins add their own commands (e.g. 'fairaudit study diveface')
-    from .plugins import plugin_manager
+    if plugin_commands:
+        from .plugins import plugin_manager
 
-    plugin_manager().hook.register_commands(subparsers=sub)
+        plugin_manager().hook.register_commands(subparsers=sub)
     return parser
 
 

@@ -50,9 +50,12 @@ def register_heads(register):
 def register_splits(register):
     """Register demographic split strategies.
 
-    The factory builds a strategy object with a ``name`` and a method that
-    yields ``(model_name, train_indices)`` for every model it defines (see
-    ``fairaudit.splits``).
+    The factory builds a strategy object with a ``name`` and a method
+    ``train_sets(pool, *, groups, target, identity, rng)`` that yields
+    ``(model_name, train_indices)`` for every model the strategy defines (see
+    ``fairaudit.splits``). The classification audit draws the one
+    identity-disjoint test set itself, so a strategy only ever sees the
+    training pool.
     """
 
 
@@ -62,7 +65,8 @@ def register_datasets(register):
 
     The factory is called as ``factory(root, **options)`` and returns a
     manifest: a DataFrame with columns ``path``, ``identity`` and one column
-    per attribute (and, for protocols with fixed pairs, a ``pairs`` attribute).
+    per attribute. Protocols with fixed pairs add ``manifest.attrs["pairs"]``,
+    a DataFrame with ``path_a``, ``path_b`` and ``genuine``.
     """
 
 
@@ -74,5 +78,6 @@ def register_commands(subparsers):
     command: call ``subparsers.add_parser(name, help=...)`` and
     ``parser.set_defaults(func=callable)``; ``func(args)`` returns the exit
     code. Raise ``fairaudit.FairauditInputError`` for bad input: the CLI prints
-    it as one line and exits with code 2.
+    it as one line and exits with code 2. The reference plugin adds
+    ``fairaudit study diveface`` this way.
     """
