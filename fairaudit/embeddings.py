@@ -16,6 +16,77 @@ from .io import atomic_write
 
 _RESERVED = ("identity", "path", "embedding")
 _FORMAT_VERSION = 1
+#: rows per block when an out-of-core set is read (and per Parquet row group written)
+BLOCK_ROWS = 65536
+
+
+class ParquetEmbeddings:
+    """The ``embedding`` column of a Parquet file, read one row group at a time.
+
+    What an out-of-core :class:`EmbeddingSet` loaded with
+    ``EmbeddingSet.load(path, out_of_core=True)`` holds instead of an array:
+    memory is bounded by the largest row group, not by the file.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path = str(path)
+        meta = pq.ParquetFile(self.path)
+        field = meta.schema_arrow.field("embedding")
+        if not pa.types.is_fixed_size_list(field.type):
+            raise errors.FairauditInputError(
+                f"{self.path!r}: column 'embedding' is {field.type}, not a fixed-size list of floats, so it "
+                "cannot be read out of core. Fix: write the file with EmbeddingSet.save()."
+            )
+        self.shape = (int(meta.metadata.num_rows), int(field.type.list_size))
+        self.num_row_groups = meta.num_row_groups
+
+    def iter_blocks(self):
+        """``(start, float32 array)`` for every row group, in file order."""
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(self.path)
+        start = 0
+        for rg in range(meta.num_row_groups):
+            col = meta.read_row_group(rg, columns=["embedding"]).column("embedding").combine_chunks()
+            block = col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), self.shape[1])
+            yield start, np.asarray(block, dtype=np.float32)
+            start += len(col)
+
+    def to_array(self) -> np.ndarray:
+        out = np.empty(self.shape, dtype=np.float32)
+        for start, block in self.iter_blocks():
+            out[start:start + len(block)] = block
+        return out
+
+
+def _array_blocks(array: np.ndarray, rows: int = BLOCK_ROWS):
+    for start in range(0, array.shape[0], rows):
+        yield start, np.asarray(array[start:start + rows], dtype=np.float32)
+
+
+def _check_rows_streaming(blocks, n: int) -> np.ndarray:
+    """Finite values and non-zero norms, one block at a time; returns the float64 norms."""
+    norms = np.empty(n, dtype=np.float64)
+    bad: list[int] = []
+    zero: list[int] = []
+    n_bad = n_zero = 0
+    for start, block in blocks:
+        rows = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        n_bad += rows.size
+        bad += (rows[:5] + start).tolist()
+        nrm = np.linalg.norm(block.astype(np.float64), axis=1)
+        norms[start:start + len(block)] = nrm
+        z = np.flatnonzero(nrm == 0)
+        n_zero += z.size
+        zero += (z[:5] + start).tolist()
+    if n_bad:
+        raise errors.FairauditInputError(errors.NON_FINITE_ROWS.format(count=n_bad, rows=bad[:5]))
+    if n_zero:
+        raise errors.FairauditInputError(errors.ZERO_NORM_ROWS.format(count=n_zero, rows=zero[:5]))
+    return norms
 
 
 def _first(rows: np.ndarray, k: int = 5) -> list[int]:
@@ -111,29 +182,44 @@ class EmbeddingSet:
         path: Any = None,
         failures: pd.DataFrame | None = None,
     ) -> None:
-        try:
-            raw = np.asarray(embeddings)
-        except (TypeError, ValueError):
-            raw = np.asarray(embeddings, dtype=object)
-        if raw.ndim != 2:
-            raise errors.FairauditInputError(errors.EMB_NOT_2D.format(shape=raw.shape))
-        if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
-            raise errors.FairauditInputError(errors.EMB_NOT_NUMERIC.format(dtype=raw.dtype))
-        n = raw.shape[0]
-        if n < 2:
-            raise errors.FairauditInputError(errors.EMB_TOO_FEW_ROWS.format(n=n))
-        emb = np.ascontiguousarray(raw, dtype=np.float32)
-        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
-        if bad.size:
-            raise errors.FairauditInputError(
-                errors.NON_FINITE_ROWS.format(count=bad.size, rows=_first(bad))
-            )
-        norms = np.linalg.norm(emb.astype(np.float64), axis=1)
-        zero = np.flatnonzero(norms == 0)
-        if zero.size:
-            raise errors.FairauditInputError(
-                errors.ZERO_NORM_ROWS.format(count=zero.size, rows=_first(zero))
-            )
+        if isinstance(embeddings, (np.memmap, ParquetEmbeddings)):
+            # out of core: checked block by block, never loaded whole
+            shape = tuple(embeddings.shape)
+            if len(shape) != 2:
+                raise errors.FairauditInputError(errors.EMB_NOT_2D.format(shape=shape))
+            if isinstance(embeddings, np.memmap) and not np.issubdtype(embeddings.dtype, np.floating):
+                raise errors.FairauditInputError(errors.EMB_NOT_NUMERIC.format(dtype=embeddings.dtype)
+                                                 + " (an out-of-core .npy must hold floats)")
+            n = shape[0]
+            if n < 2:
+                raise errors.FairauditInputError(errors.EMB_TOO_FEW_ROWS.format(n=n))
+            emb = embeddings
+            blocks = emb.iter_blocks() if isinstance(emb, ParquetEmbeddings) else _array_blocks(emb)
+            norms = _check_rows_streaming(blocks, n)
+        else:
+            try:
+                raw = np.asarray(embeddings)
+            except (TypeError, ValueError):
+                raw = np.asarray(embeddings, dtype=object)
+            if raw.ndim != 2:
+                raise errors.FairauditInputError(errors.EMB_NOT_2D.format(shape=raw.shape))
+            if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+                raise errors.FairauditInputError(errors.EMB_NOT_NUMERIC.format(dtype=raw.dtype))
+            n = raw.shape[0]
+            if n < 2:
+                raise errors.FairauditInputError(errors.EMB_TOO_FEW_ROWS.format(n=n))
+            emb = np.ascontiguousarray(raw, dtype=np.float32)
+            bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+            if bad.size:
+                raise errors.FairauditInputError(
+                    errors.NON_FINITE_ROWS.format(count=bad.size, rows=_first(bad))
+                )
+            norms = np.linalg.norm(emb.astype(np.float64), axis=1)
+            zero = np.flatnonzero(norms == 0)
+            if zero.size:
+                raise errors.FairauditInputError(
+                    errors.ZERO_NORM_ROWS.format(count=zero.size, rows=_first(zero))
+                )
         ident = _as_labels(identity, name="identity", n=n)
         if np.unique(ident).size < 2:
             raise errors.FairauditInputError(
@@ -166,7 +252,8 @@ class EmbeddingSet:
         check_identity_constant(ident, attrs)
 
         self._embeddings = emb
-        self._embeddings.flags.writeable = False
+        if isinstance(emb, np.ndarray) and emb.flags.writeable:
+            emb.flags.writeable = False
         self._norms = norms
         self._identity = ident
         self._identity.flags.writeable = False
@@ -183,8 +270,34 @@ class EmbeddingSet:
     # -- read-only views -------------------------------------------------
     @property
     def embeddings(self) -> np.ndarray:
-        """The embeddings as given, float32, shape (n_samples, n_features) (read-only)."""
+        """The embeddings as given, float32, shape (n_samples, n_features) (read-only).
+
+        For an out-of-core set this is the memory map of its ``.npy`` file (any
+        float dtype), or, for a Parquet file opened out of core, the whole
+        column read into memory: prefer :meth:`iter_blocks` for large sets.
+        """
+        if isinstance(self._embeddings, ParquetEmbeddings):
+            return self._embeddings.to_array()
         return self._embeddings
+
+    @property
+    def out_of_core(self) -> bool:
+        """True when the embeddings stay on disk (a memory-mapped ``.npy`` or Parquet row groups)."""
+        return isinstance(self._embeddings, (np.memmap, ParquetEmbeddings))
+
+    def iter_blocks(self, *, normalized: bool = True, rows: int = BLOCK_ROWS):
+        """Yield ``(start, block)``: consecutive rows as float32, L2-normalised unless told not to.
+
+        The verification engine reads embeddings this way, so an out-of-core
+        set is never held in memory whole. Normalised blocks equal the
+        matching rows of :meth:`normalized`, bit for bit.
+        """
+        source = self._embeddings
+        blocks = source.iter_blocks() if isinstance(source, ParquetEmbeddings) else _array_blocks(source, rows)
+        for start, block in blocks:
+            if normalized:
+                block = (block / self._norms[start:start + len(block), None]).astype(np.float32)
+            yield start, block
 
     @property
     def identity(self) -> np.ndarray:
@@ -255,7 +368,8 @@ class EmbeddingSet:
 
     def normalized(self) -> np.ndarray:
         """L2-normalised embeddings (float32), so that dot products are cosine scores."""
-        return (self._embeddings / self._norms[:, None]).astype(np.float32)
+        emb = self.embeddings
+        return (np.asarray(emb, dtype=np.float32) / self._norms[:, None]).astype(np.float32)
 
     def column(self, name: str) -> np.ndarray:
         """One attribute column as an array of str, or ``identity``."""
@@ -273,7 +387,7 @@ class EmbeddingSet:
         """A new EmbeddingSet with the rows selected by ``index`` (indices or a boolean mask)."""
         idx = np.arange(len(self))[np.asarray(index)]
         return EmbeddingSet(
-            self._embeddings[idx],
+            np.asarray(self.embeddings[idx], dtype=np.float32),
             identity=self._identity[idx],
             attributes=self._attributes.iloc[idx].reset_index(drop=True),
             path=None if self._path is None else self._path[idx],
@@ -290,7 +404,7 @@ class EmbeddingSet:
         suffix = path.suffix.lower()
         if suffix == ".npz":
             arrays = {
-                "embeddings": self._embeddings,
+                "embeddings": np.asarray(self.embeddings, dtype=np.float32),
                 "identity": self._identity.astype(str),
                 "attribute_names": np.array(self.attribute_names, dtype=str),
                 "format_version": np.array(_FORMAT_VERSION),
@@ -311,7 +425,7 @@ class EmbeddingSet:
             cols = {
                 "identity": pa.array(self._identity.astype(str)),
                 "embedding": pa.FixedSizeListArray.from_arrays(
-                    pa.array(self._embeddings.ravel()), self.n_features
+                    pa.array(np.asarray(self.embeddings, dtype=np.float32).ravel()), self.n_features
                 ),
             }
             for column in self.attribute_names:
@@ -324,7 +438,7 @@ class EmbeddingSet:
             }).encode()}
             table = pa.table(cols).replace_schema_metadata(meta)
             with atomic_write(path) as tmp:
-                pq.write_table(table, tmp)
+                pq.write_table(table, tmp, row_group_size=BLOCK_ROWS)
         else:
             raise errors.FairauditInputError(
                 errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,
@@ -333,12 +447,48 @@ class EmbeddingSet:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "EmbeddingSet":
-        """Read a set written by :meth:`save` (``.npz`` or ``.parquet``)."""
+    def from_npy(cls, file: str | os.PathLike, *, identity: Any, attributes: Any = None, path: Any = None,
+                 failures: pd.DataFrame | None = None) -> "EmbeddingSet":
+        """An out-of-core set: embeddings memory-mapped from a ``.npy`` file, labels in memory.
+
+        Memory is bounded by the labels (a few bytes per sample) and one block
+        of rows, not by the embeddings: the verification engine streams them.
+        ``identity``, ``attributes`` and ``path`` are as for the constructor,
+        one per row of the file.
+        """
+        file = Path(file)
+        if not file.exists():
+            raise errors.FairauditInputError(errors.FILE_NOT_FOUND.format(name="file", path=str(file)))
+        if file.suffix.lower() != ".npy":
+            raise errors.FairauditInputError(
+                errors.FILE_SUFFIX.format(name="file", path=str(file), suffix=file.suffix, expected="'.npy'")
+            )
+        try:
+            mm = np.load(file, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise errors.FairauditInputError(
+                f"file {str(file)!r} cannot be memory-mapped ({exc}). Fix: save a plain numeric array "
+                "with numpy.save()."
+            ) from None
+        return cls(mm, identity=identity, attributes=attributes, path=path, failures=failures)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, out_of_core: bool = False) -> "EmbeddingSet":
+        """Read a set written by :meth:`save` (``.npz`` or ``.parquet``).
+
+        With ``out_of_core=True`` a Parquet file's embeddings stay on disk and
+        are read one row group at a time (labels are read whole); an ``.npz``
+        cannot be read that way (use :meth:`from_npy`).
+        """
         path = Path(path)
         if not path.exists():
             raise errors.FairauditInputError(errors.FILE_NOT_FOUND.format(name="path", path=str(path)))
         suffix = path.suffix.lower()
+        if suffix == ".npz" and out_of_core:
+            raise errors.FairauditInputError(
+                f"out_of_core=True cannot read {str(path)!r}: an .npz is compressed as a whole. Fix: "
+                "save the set as .parquet, or the embeddings as .npy and use EmbeddingSet.from_npy()."
+            )
         if suffix == ".npz":
             try:
                 with np.load(path, allow_pickle=False) as z:
@@ -361,6 +511,23 @@ class EmbeddingSet:
             failures = _read_failures(str(data["failures_json"])) if "failures_json" in data else None
             return cls(data["embeddings"], identity=data["identity"],
                        attributes=attrs or None, path=data.get("path"), failures=failures)
+        if suffix == ".parquet" and out_of_core:
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            for key in ("embedding", "identity"):
+                if key not in schema.names:
+                    raise errors.FairauditInputError(
+                        errors.PARQUET_MISSING_COLUMN.format(path=str(path), key=key, keys=schema.names)
+                    )
+            labels = pq.read_table(path, columns=[c for c in schema.names if c != "embedding"])
+            names = [c for c in labels.column_names if c not in _RESERVED]
+            attrs = {c: labels.column(c).to_numpy(zero_copy_only=False) for c in names}
+            p = labels.column("path").to_numpy(zero_copy_only=False) if "path" in labels.column_names else None
+            meta = json.loads((schema.metadata or {}).get(b"fairaudit", b"{}"))
+            failures = _read_failures(meta["failures"]) if meta.get("failures") else None
+            return cls(ParquetEmbeddings(path), identity=labels.column("identity").to_numpy(zero_copy_only=False),
+                       attributes=attrs or None, path=p, failures=failures)
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 

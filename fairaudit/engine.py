@@ -25,8 +25,9 @@ whose score lies within about 2e-6 of the threshold follows float32 rounding.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -207,33 +208,267 @@ def _tile_pairs(layout: _Layout, within_only: bool = False):
             yield i, j, (s1, e1, g1), (s2, e2, g2)
 
 
-def _diag_mask(layout: _Layout, s: int, e: int) -> np.ndarray:
+def _diag_mask(ids: np.ndarray) -> np.ndarray:
     """Entries of a diagonal tile that are not impostor pairs (lower triangle, same identity)."""
-    ids = layout.ident[s:e]
-    m = e - s
-    lower = np.tri(m, dtype=bool)  # includes the diagonal
+    lower = np.tri(len(ids), dtype=bool)  # includes the diagonal
     return lower | (ids[:, None] == ids[None, :])
 
 
-class _TileProducts:
-    """Tile score products with the bin arithmetic folded in: ``q = s / width - lo / width``."""
+# --------------------------------------------------------------------------
+# The sorted matrix the tiles read, in memory or in a file every worker reads
+# --------------------------------------------------------------------------
+class ArrayRows:
+    """Rows of an in-memory array (the single-process engine)."""
 
-    def __init__(self, x_sorted: np.ndarray, grid: BinGrid):
-        n = x_sorted.shape[0]
-        scale = np.float32(1.0 / grid.width)
-        offset = np.float32(-grid.lo / grid.width)
-        self.left = np.empty((n, x_sorted.shape[1] + 1), dtype=np.float32)
-        self.left[:, :-1] = x_sorted * scale
-        self.left[:, -1] = offset
-        self.right = np.empty_like(self.left)
-        self.right[:, :-1] = x_sorted
-        self.right[:, -1] = 1.0
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape = array.shape
 
-    def __call__(self, s1: int, e1: int, s2: int, e2: int) -> np.ndarray:
-        # distinct arrays on both sides: numpy then uses gemm, not syrk (see DESIGN.md)
-        q = self.left[s1:e1] @ self.right[s2:e2].T
-        # truncation == floor, all values are positive; intp because bincount wants it
-        return q.astype(np.intp)
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.array[start:stop]
+
+
+class NpyRows:
+    """Rows of a ``.npy`` file, memory-mapped on first use in each process that reads it.
+
+    Small when pickled (a path and a shape): this is what a Dask task carries,
+    and what a worker re-reads when a task is recomputed.
+    """
+
+    def __init__(self, path: str, shape: tuple[int, int]):
+        self.path = str(path)
+        self.shape = tuple(shape)
+        self._mm = None
+
+    def __getstate__(self):
+        return {"path": self.path, "shape": self.shape}
+
+    def __setstate__(self, state):
+        self.path, self.shape, self._mm = state["path"], tuple(state["shape"]), None
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        if self._mm is None:
+            self._mm = np.load(self.path, mmap_mode="r")
+            if self._mm.shape != self.shape:
+                raise RuntimeError(f"{self.path} holds {self._mm.shape}, expected {self.shape}: it changed "
+                                   "during the audit")
+        return np.array(self._mm[start:stop])
+
+
+def _normalized_blocks(x) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, unit rows as float32)`` blocks of an array of unit rows or of an EmbeddingSet."""
+    if isinstance(x, np.ndarray):
+        yield 0, x
+    else:
+        yield from x.iter_blocks(normalized=True)
+
+
+def sorted_rows(x, order: np.ndarray, path: str | None = None) -> ArrayRows | NpyRows:
+    """The unit rows in tile order, in memory or (``path``) written to a ``.npy`` file block by block.
+
+    ``x`` is an (n, d) array of unit rows or an EmbeddingSet (then read block by
+    block and normalised on the way, so an out-of-core set is never loaded
+    whole). The file is written under a temporary name and renamed when
+    complete.
+    """
+    n = len(order)
+    d = int(x.shape[1]) if isinstance(x, np.ndarray) else int(x.n_features)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    if path is None:
+        out = np.empty((n, d), dtype=np.float32)
+    else:
+        tmp = f"{path}.partial.npy"
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+    for start, block in _normalized_blocks(x):
+        out[position[start:start + len(block)]] = block
+    if path is None:
+        return ArrayRows(out)
+    out.flush()
+    del out
+    os.replace(tmp, path)
+    return NpyRows(path, (n, d))
+
+
+# --------------------------------------------------------------------------
+# Tasks: one row of tiles against a run of tiles; the same code in every engine
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Spec:
+    """What every task needs besides its tiles (small and picklable)."""
+
+    scale: np.float32
+    offset: np.float32
+    n_bins: int
+    pair_index: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Tile ``i`` against tiles ``js`` (all after it); ``ident_i`` when the diagonal tile is included."""
+
+    index: int
+    i: tuple[int, int, int]
+    js: tuple[tuple[int, int, int], ...]
+    ident_i: np.ndarray | None = None
+    local: tuple[np.ndarray, ...] | None = None  # pass 2: local identity codes of tile i, then each j
+
+
+def _one_blas_thread() -> None:
+    """Every engine computes a tile with one BLAS thread: OpenBLAS's float32 sums differ with the
+    number of threads, and the same number in every engine keeps results identical bit for bit."""
+    if _blas_threads() != 1:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")  # this process is a worker: keep it
+
+
+def _left(x: np.ndarray, spec: _Spec) -> np.ndarray:
+    out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
+    out[:, :-1] = x * spec.scale
+    out[:, -1] = spec.offset
+    return out
+
+
+def _right(x: np.ndarray) -> np.ndarray:
+    out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
+    out[:, :-1] = x
+    out[:, -1] = 1.0
+    return out
+
+
+def _bins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Bin index of every score of a tile: the bin arithmetic ``s / width - lo / width`` is folded into
+    the product through the extra column; truncation is floor as every value is positive."""
+    return (left @ right.T).astype(np.intp)
+
+
+def _pass1_task(rows, batch: _Batch, spec: _Spec, check_threads: bool = True):
+    """Impostor histograms of every group pair the batch touches, and the exact genuine scores of
+    the diagonal tile. Returns ``(index, [(row, first_bin, counts)], n_entries, genuine or None)``."""
+    if check_threads:
+        _one_blas_thread()
+    s1, e1, g1 = batch.i
+    x1 = rows.rows(s1, e1)
+    left = _left(x1, spec)
+    n_bins = spec.n_bins
+    sentinel = n_bins  # masked entries land here and are dropped
+    totals: dict[int, np.ndarray] = {}
+    size = 0
+    genuine = None
+    for s2, e2, g2 in batch.js:
+        q = _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2)))
+        if s2 == s1:
+            q[_diag_mask(batch.ident_i)] = sentinel
+        counts = np.bincount(q.ravel(), minlength=n_bins + 1)
+        top = counts[n_bins + 1:].sum()  # float rounding above 1 + margin: top bin
+        counts = counts[:n_bins]
+        counts[-1] += top
+        row = int(spec.pair_index[g1, g2])
+        if row in totals:
+            totals[row] += counts
+        else:
+            totals[row] = counts
+        size += q.size
+    if batch.ident_i is not None:
+        codes, local = np.unique(batch.ident_i, return_inverse=True)
+        score, owner = _genuine_scores(x1, local.astype(np.int64), len(codes))
+        genuine = (score, codes[owner])
+    packed = []
+    for row, counts in totals.items():
+        nz = np.flatnonzero(counts)
+        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
+        packed.append((row, lo, counts[lo:hi]))
+    return batch.index, packed, size, genuine
+
+
+def _pass2_task(rows, job: tuple, spec: _Spec, check_threads: bool = True):
+    """Per identity pair accepts at a group's thresholds: ``(group, codes, counts)`` with ``code =
+    (id_a * m + id_b) * n_k + k`` over the batch's within-group tiles. ``job`` is ``(batch, group,
+    lut, n_k, m)``: ``lut[q]`` is the number of the group's thresholds at or below bin ``q``."""
+    if check_threads:
+        _one_blas_thread()
+    batch, group, lut, n_k, m = job
+    s1, e1, _ = batch.i
+    x1 = rows.rows(s1, e1)
+    left = _left(x1, spec)
+    local_i = batch.local[0]
+    out = []
+    for (s2, e2, _), local_j in zip(batch.js, batch.local[1:]):
+        q = _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2)))
+        np.minimum(q, spec.n_bins, out=q)
+        kidx = lut[q]
+        if s2 == s1:
+            kidx[_diag_mask(batch.ident_i)] = 0
+        r, c = np.nonzero(kidx)
+        pair = local_i[r].astype(np.int64) * m + local_j[c]
+        out.append(pair * n_k + (kidx[r, c].astype(np.int64) - 1))
+    if not out:
+        return group, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes, counts = np.unique(np.concatenate(out), return_counts=True)
+    return group, codes, counts
+
+
+def _batches(layout: _Layout, pairs_per_task: int, within_only: bool = False,
+             local: np.ndarray | None = None) -> list[_Batch]:
+    """Runs of consecutive tile pairs that share their first tile."""
+    out: list[_Batch] = []
+    current: list = []
+
+    def flush():
+        if not current:
+            return
+        i, ti = current[0][0], current[0][2]
+        js = tuple(c[3] for c in current)
+        diagonal = current[0][1] == i
+        ident_i = layout.ident[ti[0]:ti[1]] if diagonal else None
+        loc = None
+        if local is not None:
+            loc = (local[layout.ident[ti[0]:ti[1]]],) + tuple(local[layout.ident[s:e]] for s, e, _ in js)
+        out.append(_Batch(len(out), ti, js, ident_i, loc))
+        current.clear()
+
+    for i, j, ti, tj in _tile_pairs(layout, within_only):
+        if current and (current[0][0] != i or len(current) >= pairs_per_task):
+            flush()
+        current.append((i, j, ti, tj))
+    flush()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Executors: run tasks in this process (threads) or on a Dask cluster
+# --------------------------------------------------------------------------
+class LocalExecutor:
+    """Tasks on threads of this process, one BLAS thread each.
+
+    A tile's product runs in BLAS without the GIL while another tile is binned,
+    so ``workers`` threads with one BLAS thread each beat one product using all
+    cores (measured here: about 25 % faster on 2 cores). Only a bounded number
+    of tasks is in flight, so memory stays O(workers * tile**2).
+    """
+
+    needs_file = False
+    pairs_per_task = 4
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, _blas_threads() if workers is None else int(workers))
+
+    def run(self, fn: Callable, rows, tasks: list, *args) -> Iterator:
+        """Yield ``fn(rows, task, *args)`` for every task (in order here; any order elsewhere)."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.workers) as pool:
+            pending: deque = deque()
+            for task in tasks:
+                pending.append(pool.submit(fn, rows, task, *args, check_threads=False))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
 
 def _blas_threads() -> int:
@@ -245,36 +480,8 @@ def _blas_threads() -> int:
     return max(counts) if counts else 1
 
 
-def _map_tiles(fn: Callable, items: list, workers: int | None = None):
-    """Yield ``fn(item)`` for every item, in order, computing up to ``workers`` at once.
-
-    A tile's product runs in BLAS without the GIL while another tile is binned,
-    so the workers run with one BLAS thread each instead of one product using
-    all cores (measured here: about 25 % faster on 2 cores). Only a bounded
-    number of tiles is in flight, so memory stays O(workers * tile**2).
-    """
-    workers = _blas_threads() if workers is None else workers
-    if workers <= 1:
-        for item in items:
-            yield fn(item)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
 def embedding_pair_stats(
-    x: np.ndarray,
+    x,
     ident: np.ndarray,
     identity_names: np.ndarray,
     groups: Groups,
@@ -283,51 +490,61 @@ def embedding_pair_stats(
     tile: int = DEFAULT_TILE,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    executor=None,
+    scratch_dir: str | None = None,
 ) -> PairStats:
     """Blocked all-pairs pass over L2-normalised embeddings.
 
     Parameters
     ----------
-    x : ndarray (n, d) float32, rows of unit norm
+    x : ndarray (n, d) of unit rows, or an EmbeddingSet
+        An EmbeddingSet is read block by block (normalised on the way), so an
+        out-of-core set is never loaded whole.
     ident : ndarray (n,) of identity codes
     identity_names : ndarray of str, name of each identity code
     groups : Groups indexed by identity code
     grid : BinGrid
     tile : rows per tile
-    progress : called with the number of pairs finished after every tile pair
-    workers : tiles computed at once (default: the number of BLAS threads)
+    progress : called with the number of pairs finished after every task
+    workers : threads of the local executor (default: the number of BLAS threads)
+    executor : where tasks run (default: a :class:`LocalExecutor`); a Dask
+        executor (``fairaudit.dask_engine``) runs them on a cluster
+    scratch_dir : directory of the sorted matrix file, when one is needed (an
+        executor on other processes, or an out-of-core set)
     """
+    executor = LocalExecutor(workers) if executor is None else executor
     n_ids = len(identity_names)
     layout = _layout(ident, groups.codes, tile)
-    xs = np.ascontiguousarray(x[layout.order], dtype=np.float32)
-    products = _TileProducts(xs, grid)
+    in_file = executor.needs_file or not isinstance(x, np.ndarray) and getattr(x, "out_of_core", False)
+    path = None
+    if in_file:
+        import uuid
+
+        if scratch_dir is None:
+            raise ValueError("a scratch_dir is needed to write the sorted embeddings file")
+        path = os.path.join(str(scratch_dir), f"fairaudit-sorted-{uuid.uuid4().hex}.npy")
+    rows = sorted_rows(x, layout.order, path)
+    if path is not None and hasattr(executor, "check_readable"):
+        executor.check_readable(path)
     pair_index, n_pairs = _pair_index(groups.n_groups)
     n_bins = grid.n_bins
+    spec = _Spec(scale=np.float32(1.0 / grid.width), offset=np.float32(-grid.lo / grid.width),
+                 n_bins=n_bins, pair_index=pair_index)
     hist = np.zeros((n_pairs, n_bins), dtype=np.int64)
-    sentinel = n_bins  # masked entries land here and are dropped
-
-    def count(job):
-        (s1, e1, g1), (s2, e2, g2) = job
-        q = products(s1, e1, s2, e2)
-        if s1 == s2:
-            q[_diag_mask(layout, s1, e1)] = sentinel
-        return pair_index[g1, g2], np.bincount(q.ravel(), minlength=n_bins + 1), q.size
-
-    jobs = [(t1, t2) for _, _, t1, t2 in _tile_pairs(layout)]
-    from concurrent.futures import ThreadPoolExecutor
-
-    # the exact genuine scores are computed beside the tiles (numpy releases the GIL)
-    with ThreadPoolExecutor(1) as side:
-        genuine = side.submit(_genuine_scores, x, ident, n_ids)
-        # integer sums: the order in which tiles finish cannot change the result
-        for row_index, counts, size in _map_tiles(count, jobs, workers):
-            row = hist[row_index]
-            row += counts[:n_bins]
-            if len(counts) > n_bins + 1:  # float rounding above 1 + margin: top bin
-                row[-1] += counts[n_bins + 1:].sum()
-            if progress is not None:
-                progress(size)
-        gen_score, gen_identity = genuine.result()
+    batches = _batches(layout, executor.pairs_per_task)
+    genuine: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    # integer sums: the order in which tasks finish cannot change the result
+    for index, packed, size, gen in executor.run(_pass1_task, rows, batches, spec):
+        for row, lo, counts in packed:
+            hist[row, lo:lo + len(counts)] += counts
+        if gen is not None:
+            genuine[index] = gen
+        if progress is not None:
+            progress(size)
+    # genuine scores in tile order, whatever order the tasks finished in
+    parts = [genuine[k] for k in sorted(genuine)]
+    gen_score = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+    gen_ident = layout.ident[:0] if not parts else np.concatenate([p[1] for p in parts])
     return PairStats(
         groups=groups,
         identity_names=identity_names,
@@ -335,11 +552,11 @@ def embedding_pair_stats(
         grid=grid,
         imp_hist=hist,
         pair_index=pair_index,
-        gen_score=gen_score,
-        gen_identity=gen_identity,
+        gen_score=gen_score.astype(np.float64),
+        gen_identity=gen_ident.astype(np.int64),
         n_samples_group=np.bincount(groups.codes[ident], minlength=groups.n_groups),
         route="embeddings",
-        _source=(layout, products),
+        _source=(layout, rows, spec, executor),
     )
 
 
@@ -364,13 +581,18 @@ class IdentityPairCounts:
     totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def _aggregate(codes: list[np.ndarray], n_k: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn per-entry codes ``pair * n_k + k`` into per-pair cumulative counts."""
+def _aggregate(codes: list[np.ndarray], n_k: int, m: int,
+               weights: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn per-entry codes ``pair * n_k + k`` (each ``weights`` times) into per-pair cumulative counts."""
     if not codes:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros((0, n_k), dtype=np.int64)
     allc = np.concatenate(codes)
-    uniq, cnt = np.unique(allc, return_counts=True)
+    if weights is None:
+        uniq, cnt = np.unique(allc, return_counts=True)
+    else:
+        uniq, inv = np.unique(allc, return_inverse=True)
+        cnt = np.bincount(inv.ravel(), weights=np.concatenate(weights), minlength=len(uniq)).astype(np.int64)
     pair = uniq // n_k
     k = uniq % n_k
     pairs, inv = np.unique(pair, return_inverse=True)
@@ -385,44 +607,33 @@ def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.n
     """Second, within-group-only pass: per identity pair accepts at each group's thresholds.
 
     ``thresholds_k[g]`` are grid edge indices (ascending) for group ``g``. Uses
-    the same tiles and products as the first pass, so decisions agree with it.
+    the same rows, tiles and task code as the first pass, on the same executor,
+    so decisions agree with it.
     """
-    layout, products = stats._source  # type: ignore[misc]
+    layout, rows, spec, executor = stats._source  # type: ignore[misc]
     n_bins = stats.grid.n_bins
     local = _local_identity_codes(stats)
+    m_of = np.bincount(stats.groups.codes, minlength=stats.n_groups)
+    batches = _batches(layout, executor.pairs_per_task, within_only=True, local=local)
     codes: list[list[np.ndarray]] = [[] for _ in range(stats.n_groups)]
-    luts = []
+    weights: list[list[np.ndarray]] = [[] for _ in range(stats.n_groups)]
+    kss, luts = [], []
     for g in range(stats.n_groups):
         ks = np.asarray(thresholds_k[g], dtype=np.int64)
-        lut = np.zeros(n_bins + 2, dtype=np.int16)
+        kss.append(ks)
         # lut[q] = number of thresholds at or below bin q (0 = below all of them)
+        lut = np.zeros(n_bins + 2, dtype=np.int16)
         lut[: n_bins] = np.searchsorted(ks, np.arange(n_bins), side="right")
-        luts.append((ks, lut))
-    m_of = np.bincount(stats.groups.codes, minlength=stats.n_groups)
-
-    def accepts(job):
-        (s1, e1, g1), (s2, e2, _g2) = job
-        ks, lut = luts[g1]
-        q = products(s1, e1, s2, e2)
-        np.minimum(q, n_bins, out=q)
-        kidx = lut[q]
-        if s1 == s2:
-            kidx[_diag_mask(layout, s1, e1)] = 0
-        rows, cols = np.nonzero(kidx)
-        ida = local[layout.ident[s1 + rows]]
-        idb = local[layout.ident[s2 + cols]]
-        pair = ida.astype(np.int64) * m_of[g1] + idb
-        return g1, pair * len(ks) + (kidx[rows, cols].astype(np.int64) - 1)
-
-    jobs = [(t1, t2) for _, _, t1, t2 in _tile_pairs(layout, within_only=True)]
-    for g1, code in _map_tiles(accepts, jobs):
+        luts.append(lut)
+    jobs = [(b, b.i[2], luts[b.i[2]], len(kss[b.i[2]]), int(m_of[b.i[2]])) for b in batches]
+    for g, code, count in executor.run(_pass2_task, rows, jobs, spec):
         if code.size:
-            codes[g1].append(code)
+            codes[g].append(code)
+            weights[g].append(count)
     out = []
     for g in range(stats.n_groups):
-        ks, _ = luts[g]
-        a, b, c = _aggregate(codes[g], len(ks), int(m_of[g]))
-        out.append(IdentityPairCounts(thresholds_k=ks, id_a=a, id_b=b, counts=c))
+        a, b, c = _aggregate(codes[g], len(kss[g]), int(m_of[g]), weights[g])
+        out.append(IdentityPairCounts(thresholds_k=kss[g], id_a=a, id_b=b, counts=c))
     return out
 
 

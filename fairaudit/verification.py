@@ -17,6 +17,7 @@ from . import errors, rates
 from .bootstrap import group_replicates, percentile_interval, replicate_eer
 from .embeddings import EmbeddingSet
 from .engine import (
+    _MARGIN,
     DEFAULT_BIN_WIDTH,
     DEFAULT_TILE,
     BinGrid,
@@ -244,8 +245,18 @@ def _identity_groups_from_embeddings(data: EmbeddingSet, by: tuple[str, ...]):
     return names, ident.astype(np.int64), make_groups(columns, by)
 
 
+SCORES_OUT_OF_RANGE = (
+    "{count} score(s) lie outside [-1, 1] (the scores range from {lo:g} to {hi:g}), but the audit "
+    "bins scores on [-1, 1], the range of cosine similarity, so every rate would be wrong. Fix: map "
+    "the scores into [-1, 1] with an increasing transform before the audit, e.g. score / 100 for "
+    "scores in [0, 100], or -d / d_max for a distance d (higher must mean more similar); FMR, FNMR, "
+    "EER and AUC do not change under an increasing transform, only the threshold's value does."
+)
+
+
 def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, tile: int,
-                     progress: bool | None) -> tuple[PairStats, tuple[str, ...]]:
+                     progress: bool | None, executor: Any = None,
+                     scratch: str | None = None) -> tuple[PairStats, tuple[str, ...]]:
     if isinstance(data, EmbeddingSet):
         by_t = normalize_by(by, data.attribute_names)
         names, ident, groups = _identity_groups_from_embeddings(data, by_t)
@@ -254,8 +265,8 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
         bar = _progress_bar(n * (n + 1) // 2, progress, "impostor pairs")
         try:
             stats = embedding_pair_stats(
-                data.normalized(), ident, names, groups, grid, tile=tile,
-                progress=None if bar is None else bar.update,
+                data, ident, names, groups, grid, tile=tile,
+                progress=None if bar is None else bar.update, executor=executor, scratch_dir=scratch,
             )
         finally:
             if bar is not None:
@@ -265,6 +276,10 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
 
     if isinstance(data, ScoreSet):
         by_t = normalize_by(by, data.attribute_names)
+        outside = np.abs(data.scores) > 1.0 + _MARGIN
+        if outside.any():
+            raise errors.FairauditInputError(SCORES_OUT_OF_RANGE.format(
+                count=int(outside.sum()), lo=float(data.scores.min()), hi=float(data.scores.max())))
         table = data.identity_table()
         names = table.index.to_numpy().astype(str)
         groups = make_groups({name: table[name].to_numpy() for name in by_t}, by_t)
@@ -417,6 +432,9 @@ def verification_audit(
     tile: int = DEFAULT_TILE,
     progress: bool | None = None,
     pairs: pd.DataFrame | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
+    scratch_dir: str | None = None,
 ) -> VerificationResult:
     """Audit verification errors per demographic group at one global threshold.
 
@@ -457,11 +475,39 @@ def verification_audit(
         ``data.path``), e.g. ``manifest.attrs["pairs"]`` of the ``rfw``
         loader; an optional ``genuine`` column must agree with the identities.
         Pairs are used as listed: none is added, dropped or merged.
+    scheduler : dask.distributed.Client, str or None
+        Run the all-pairs engine on Dask: a ``Client``, a scheduler address
+        (``"tcp://host:8786"``), ``"processes"`` or ``"threads"`` (a local
+        cluster). Results are identical to the single-process engine (None),
+        bit for bit. Needs ``pip install fairaudit[dask]``. Applies to an
+        EmbeddingSet; a ScoreSet is counted in one pass here.
+    workers : int, optional
+        Without ``scheduler``: run on a local cluster of this many worker
+        processes. With ``"threads"``/``"processes"``: its size.
+    scratch_dir : str, optional
+        Where the engine writes the embeddings sorted by group and identity
+        (``4 * n_samples * n_features`` bytes) when it needs a file: on a Dask
+        cluster, whose workers read their blocks from it (so it must be on a
+        filesystem every worker mounts), or for an out-of-core EmbeddingSet.
+        Default: the system's temporary directory. Removed afterwards.
 
     Returns
     -------
     VerificationResult
     """
+    from .dask_engine import executor_for, scratch_directory
+
+    with executor_for(scheduler, workers) as executor, scratch_directory(scratch_dir) as scratch:
+        return _verification_audit(
+            data, by=by, threshold=threshold, alpha=alpha, n_boot=n_boot, ci=ci, random_state=random_state,
+            bin_width=bin_width, tile=tile, progress=progress, pairs=pairs, executor=executor,
+            scratch=scratch,
+        )
+
+
+def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_boot: int, ci: float,
+                        random_state: Any, bin_width: float, tile: int, progress: bool | None,
+                        pairs: pd.DataFrame | None, executor: Any, scratch: str) -> VerificationResult:
     start = time.perf_counter()
     policy = parse_threshold(threshold)
     _check_options(alpha, n_boot, ci, bin_width)
@@ -469,7 +515,7 @@ def verification_audit(
     origin = policy.value if policy.kind == "fixed" else 0.0
     if pairs is not None:
         data = listed_pairs(data, pairs)
-    stats, by_t = _stats_from_data(data, by, origin, float(bin_width), int(tile), progress)
+    stats, by_t = _stats_from_data(data, by, origin, float(bin_width), int(tile), progress, executor, scratch)
     if stats.gen_score.size == 0:
         raise errors.FairauditInputError(errors.NO_GENUINE_PAIRS)
     grid = stats.grid
@@ -483,6 +529,9 @@ def verification_audit(
         curves[label] = _Curves(stats.impostor_hist(g), np.sort(stats.gen_score[gen_group == g]), edges)
     pooled = curves[POOLED]
     notes: list[str] = []
+    if executor is not None and stats.route == "scores":
+        notes.append("The listed comparisons were counted in this process: scheduler and workers apply to "
+                     "the all-pairs engine of an EmbeddingSet.")
 
     if policy.kind == "fixed":
         k_op = grid.k0
@@ -597,6 +646,7 @@ def verification_audit(
         "pair_rule": ("every unordered pair of distinct samples, once" if stats.route == "embeddings"
                       else "the comparisons listed in the score file, as given"),
         "bootstrap": "identities resampled with replacement within each group, percentile intervals",
+        "engine": ("dask" if executor is not None and stats.route == "embeddings" else "single-process"),
     }
     return VerificationResult(
         threshold=thr,
