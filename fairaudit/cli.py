@@ -32,21 +32,29 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------
 # loading data
 # --------------------------------------------------------------------------
-def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | None = None):
-    """An EmbeddingSet (``.npz``/``.parquet`` written by fairaudit) or a ScoreSet (score files)."""
+def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | None = None,
+              labels: str | None = None, out_of_core: bool = False):
+    """An EmbeddingSet (``.npz``/``.parquet`` written by fairaudit, or ``.npy`` with a labels CSV) or a
+    ScoreSet (score files)."""
     from .embeddings import EmbeddingSet
 
     p = Path(path)
     if not p.exists():
         raise FairauditInputError(f"DATA: file {path!r} does not exist. Fix: check the path.")
     suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return _npy_with_labels(p, labels)
+    if labels is not None:
+        raise FairauditInputError(
+            f"--labels is for a .npy of embeddings; DATA {path!r} carries its own labels. Fix: drop --labels."
+        )
     if fmt in (None, "embeddings") and suffix == ".npz":
-        return EmbeddingSet.load(p)
+        return EmbeddingSet.load(p, out_of_core=out_of_core)
     if fmt in (None, "embeddings") and suffix == ".parquet":
         import pyarrow.parquet as pq
 
         if "embedding" in pq.read_schema(p).names:
-            return EmbeddingSet.load(p)
+            return EmbeddingSet.load(p, out_of_core=out_of_core)
     from .scores import ScoreSet
 
     attrs = None
@@ -63,6 +71,31 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
     return ScoreSet.read(p, format=None if fmt in (None, "scores") else fmt, identity_attributes=attrs)
 
 
+def _npy_with_labels(path: Path, labels: str | None):
+    """Embeddings memory-mapped from a .npy; identity and attributes from a CSV, row for row."""
+    import pandas as pd
+
+    from .embeddings import EmbeddingSet
+
+    if labels is None:
+        raise FairauditInputError(
+            f"DATA {str(path)!r} is a .npy of embeddings without labels. Fix: add --labels labels.csv, a CSV "
+            "with an 'identity' column and one column per attribute, one row per embedding row."
+        )
+    if not Path(labels).exists():
+        raise FairauditInputError(f"--labels: file {labels!r} does not exist. Fix: check the path.")
+    table = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    if "identity" not in table.columns:
+        raise FairauditInputError(
+            f"--labels: {labels!r} has no 'identity' column (columns: {list(table.columns)}). Fix: add a "
+            "column named identity."
+        )
+    attrs = table.drop(columns=[c for c in ("identity", "path") if c in table.columns])
+    return EmbeddingSet.from_npy(path, identity=table["identity"].to_numpy(),
+                                 attributes=attrs if attrs.shape[1] else None,
+                                 path=table["path"].to_numpy() if "path" in table.columns else None)
+
+
 def _threshold_from_args(args: argparse.Namespace) -> Any:
     if args.threshold is not None:
         return args.threshold
@@ -77,7 +110,8 @@ def _threshold_from_args(args: argparse.Namespace) -> Any:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .verification import verification_audit
 
-    data = load_data(args.data, fmt=args.format, identity_attributes=args.identity_attributes)
+    data = load_data(args.data, fmt=args.format, identity_attributes=args.identity_attributes,
+                     labels=args.labels, out_of_core=args.out_of_core)
     pairs = None
     if args.pairs:
         import pandas as pd
@@ -88,6 +122,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verification_audit(
         data, by=args.by, threshold=_threshold_from_args(args), alpha=args.alpha,
         n_boot=args.n_boot, random_state=args.seed, progress=None, pairs=pairs,
+        scheduler=args.scheduler, workers=args.workers, scratch_dir=args.scratch_dir,
     )
     print(result.summary())
     if args.json:
@@ -252,7 +287,9 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="per-group FMR/FNMR at one threshold, EER, fairness figures",
                        description="Verification audit of an EmbeddingSet (.npz/.parquet) or a score file.")
-    v.add_argument("data", metavar="DATA", help="EmbeddingSet (.npz, .parquet) or score file (bob CSV, 4/5-column)")
+    v.add_argument("data", metavar="DATA",
+                   help="EmbeddingSet (.npz, .parquet), embeddings .npy (with --labels) or score file (bob CSV, "
+                        "4/5-column)")
     v.add_argument("--by", action="append", required=True, metavar="ATTR",
                    help="attribute defining the groups; repeat for intersections")
     thr = v.add_mutually_exclusive_group()
@@ -270,6 +307,15 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
                    help="compare only these pairs (columns index_a,index_b or path_a,path_b[,genuine]), e.g. RFW's")
     v.add_argument("--identity-attributes", metavar="CSV",
                    help="CSV with an 'identity' column and one column per attribute (for 4/5-column score files)")
+    v.add_argument("--labels", metavar="CSV",
+                   help="for a .npy DATA (memory-mapped): identity and attribute columns, one row per embedding")
+    v.add_argument("--out-of-core", action="store_true",
+                   help="read a .parquet DATA one row group at a time instead of whole")
+    v.add_argument("--scheduler", metavar="ADDR",
+                   help="run the engine on Dask: a scheduler address (tcp://host:8786), 'processes' or 'threads'")
+    v.add_argument("--workers", type=int, metavar="K", help="run the engine on a local Dask cluster of K processes")
+    v.add_argument("--scratch-dir", metavar="DIR",
+                   help="where the sorted embeddings file goes (Dask workers must all read it; default: tmp)")
     v.set_defaults(func=cmd_verify)
 
     c = sub.add_parser("classify", help="train attribute heads on demographic splits, score them per group",

@@ -141,7 +141,7 @@ def executor_for(scheduler: Any, workers: int | None = None, *,
                 options = dict(n_workers=1, threads_per_worker=n, processes=False)
             else:
                 options = dict(n_workers=n, threads_per_worker=1, processes=True)
-            cluster = stack.enter_context(distributed.LocalCluster(dashboard_address=None, **options))
+            cluster = stack.enter_context(distributed.LocalCluster(dashboard_address=":0", **options))
             client = stack.enter_context(distributed.Client(cluster))
         elif isinstance(scheduler, str) and ("://" in scheduler or ":" in scheduler):
             if workers is not None:

@@ -62,7 +62,8 @@ class ParquetEmbeddings:
         return out
 
 
-def _array_blocks(array: np.ndarray, rows: int = BLOCK_ROWS):
+def _array_blocks(array: np.ndarray, rows: int | None = None):
+    rows = rows or BLOCK_ROWS
     for start in range(0, array.shape[0], rows):
         yield start, np.asarray(array[start:start + rows], dtype=np.float32)
 
@@ -285,12 +286,14 @@ class EmbeddingSet:
         """True when the embeddings stay on disk (a memory-mapped ``.npy`` or Parquet row groups)."""
         return isinstance(self._embeddings, (np.memmap, ParquetEmbeddings))
 
-    def iter_blocks(self, *, normalized: bool = True, rows: int = BLOCK_ROWS):
+    def iter_blocks(self, *, normalized: bool = True, rows: int | None = None):
         """Yield ``(start, block)``: consecutive rows as float32, L2-normalised unless told not to.
 
         The verification engine reads embeddings this way, so an out-of-core
         set is never held in memory whole. Normalised blocks equal the
-        matching rows of :meth:`normalized`, bit for bit.
+        matching rows of :meth:`normalized`, bit for bit. ``rows`` (default
+        ``BLOCK_ROWS``) sets the block size of in-memory and ``.npy`` sets; a
+        Parquet file is read one row group at a time.
         """
         source = self._embeddings
         blocks = source.iter_blocks() if isinstance(source, ParquetEmbeddings) else _array_blocks(source, rows)
