@@ -1069,7 +1069,18 @@ def plot_mixture_sweep(result: Any, ax: Any = None) -> Any:
 
     table = result.cross_table(include_all=True)
     models = [str(m) for m in table.index]
-    ax = _new_axes(ax, (max(5.5, 1.8 + 1.3 * len(models)), 4.2))
+    strategies = {s.get("name"): s for s in (result.params.get("split") or {}).get("strategies", [])}
+    labels = []
+    for m in models:
+        props = (strategies.get(m) or {}).get("proportions")
+        if props:
+            labels.append(m + "\n" + ", ".join(f"{g} {100 * float(s):.0f}%" for g, s in props.items()))
+        else:
+            labels.append(m)
+    # room for the longest tick label line under every model (small font: ~0.075 in per character)
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    per_model = max(1.3, 0.075 * longest + 0.3)
+    ax = _new_axes(ax, (max(5.5, 2.4 + per_model * len(models)), 4.2))
     colors = group_colors(list(result.groups))
     cross = result.cross.set_index(["model", "test_group"])
     x = np.arange(len(models))
@@ -1086,14 +1097,6 @@ def plot_mixture_sweep(result: Any, ax: Any = None) -> Any:
         style = dict(ls="--", lw=1.4) if group == POOLED else dict(ls="-", lw=2)
         ax.errorbar(x, y, yerr=yerr, marker="o", capsize=4, color=colors.get(group, "0.3"),
                     label=f"{group} (whole test set)" if group == POOLED else group, **style)
-    strategies = {s.get("name"): s for s in (result.params.get("split") or {}).get("strategies", [])}
-    labels = []
-    for m in models:
-        props = (strategies.get(m) or {}).get("proportions")
-        if props:
-            labels.append(m + "\n" + ", ".join(f"{g} {100 * float(s):.0f}%" for g, s in props.items()))
-        else:
-            labels.append(m)
     ax.set_xticks(x, labels=labels, fontsize="small")
     ax.set_xlim(-0.4, len(models) - 0.6)
     ax.set_xlabel("model (training mixture)")

@@ -1,5 +1,8 @@
-"""Every script under examples/ runs to completion on its small built-in data."""
+"""Every script under examples/ runs to completion on its small built-in data, and finds what it plants."""
 
+import importlib.util
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,11 +10,99 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+#: optional packages an example needs beyond fairaudit's own dependencies
+REQUIRES = {"custom_extractor_plugin.py": ("cv2", "skimage")}
+
+
+def _table(stdout: str, heading: str) -> dict[str, list[str]]:
+    """The rows of the table printed under the line starting with ``heading``: row label -> cells.
+
+    Row labels may contain single spaces ("N at 10%"); cells are separated by two or more spaces.
+    """
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading)) + 1
+    rows = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        label, *cells = re.split(r"\s{2,}", line.strip())
+        rows[label] = cells
+    return rows
+
+
+def _check_verify_own_embeddings(out: Path, stdout: str) -> None:
+    assert (out / "audit.json").is_file() and (out / "verification_det.png").is_file()
+
+
+def _check_audit_score_file(out: Path, stdout: str) -> None:
+    for name in ("scores-dev.txt", "identities.csv", "audit.json", "report.html", "verification_det.png",
+                 "verification_by_group_fnmr.png", "verification_histograms.png"):
+        assert (out / name).is_file(), name
+    assert "43,200 comparisons read" in stdout
+    assert "highest FNMR: group N" in stdout  # the planted group
+    from fairaudit import VerificationResult
+
+    result = VerificationResult.from_dict(json.loads((out / "audit.json").read_text()))
+    fnmr = result.by_group.set_index("label")["fnmr"]
+    assert fnmr["N"] > 3 * max(fnmr["A"], fnmr["B"])
+
+
+def _accuracy_rows(stdout: str, heading: str, models: list[str]) -> dict[str, list[float]]:
+    """Accuracy per test group A, B, N, all of every model, from the table printed under ``heading``."""
+    rows = _table(stdout, heading)
+    assert [m for m in rows if m not in ("test_group", "model")] == models, stdout
+    return {m: [float(v) for v in rows[m]] for m in models}
+
+
+def _check_classification_mixture_sweep(out: Path, stdout: str) -> None:
+    for name in ("mixture_sweep.json", "mixture_sweep.png", "cross.png"):
+        assert (out / name).is_file(), name
+    rows = _accuracy_rows(stdout, "Accuracy of the gender classifier", ["N 0%", "N 20%", "N 40%", "N 60%"])
+    assert rows["N 60%"][2] > rows["N 0%"][2] + 0.03  # more N in training -> better on N
+    assert rows["N 0%"][2] < min(rows["N 0%"][:2])  # a model that never saw N is worst on N
+
+
+def _check_custom_extractor_plugin(out: Path, stdout: str) -> None:
+    assert (out / "similarity.png").is_file() and (out / "images" / "hopper-original.png").is_file()
+    assert stdout.startswith("10 embeddings of 2 people, dimension 192; 3 failures:")
+    assert stdout.count("no face found") == 2 and "collins-download.png   unreadable image" in stdout
+    scores = _table(stdout, "mean score per person")
+    for person in ("hopper", "collins"):
+        genuine, impostor = (float(cell.split()[1]) for cell in scores[person])
+        assert genuine > impostor + 0.1
+
+
+def _check_custom_split_strategy(out: Path, stdout: str) -> None:
+    assert (out / "minority_downsampled.json").is_file() and (out / "minority_downsampled.png").is_file()
+    params = json.loads((out / "minority_downsampled.json").read_text())["params"]
+    assert params["split"] == {"name": "minority-downsampled", "group": "N", "fractions": [0.1, 0.3, 1.0]}
+    rows = _accuracy_rows(stdout, "Accuracy of the gender classifier", ["N at 10%", "N at 30%", "N at 100%"])
+    assert rows["N at 10%"][2] < rows["N at 100%"][2]  # the less N in training, the worse on N
+    train = _table(stdout, "Training rows per model")
+    assert train["N at 10%"] == ["400", "400", "40"]  # 10 % of the N people of each class of the pool
+    assert train["N at 100%"] == ["400", "400", "400"]
+
+
+CHECKS = {
+    "verify_own_embeddings.py": _check_verify_own_embeddings,
+    "audit_score_file.py": _check_audit_score_file,
+    "classification_mixture_sweep.py": _check_classification_mixture_sweep,
+    "custom_extractor_plugin.py": _check_custom_extractor_plugin,
+    "custom_split_strategy.py": _check_custom_split_strategy,
+}
+
+
+def test_every_example_has_checks():
+    assert {p.name for p in EXAMPLES} == set(CHECKS)
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script, tmp_path):
+    for module in REQUIRES.get(script.name, ()):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{script.name} needs {module}")
     proc = subprocess.run([sys.executable, str(script), str(tmp_path / "out")], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert any((tmp_path / "out").iterdir())
+    CHECKS[script.name](tmp_path / "out", proc.stdout)
