@@ -126,6 +126,15 @@ def test_local_cluster_gives_identical_results(population, reference, client):
     assert client.submit(sum, [1, 2]).result() == 3
 
 
+def test_scheduler_address_gives_identical_results(population, reference, client):
+    address = client.scheduler.address
+    assert address.startswith("tcp://")
+    result = fairaudit.verification_audit(population, scheduler=address, **AUDIT)
+    assert_identical(reference, result)
+    with pytest.raises(FairauditInputError, match="cannot resize the cluster"):
+        fairaudit.verification_audit(population, scheduler=address, workers=2, **AUDIT)
+
+
 def test_threads_scheduler_gives_identical_results(population, reference):
     result = fairaudit.verification_audit(population, scheduler="threads", workers=2, **AUDIT)
     assert_identical(reference, result)
