@@ -550,16 +550,6 @@ class ClassificationResult(ResultOutput):
             **tables,
         )
 
-    @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "ClassificationResult":
-        """Read a result written by :meth:`to_json` (a path or the JSON text)."""
-        import json
-
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
-
     def __repr__(self) -> str:
         return (f"ClassificationResult(target={list(self.target)}, by={list(self.by)}, "
                 f"models={list(self.models)}, seeds={len(self.seeds)})")

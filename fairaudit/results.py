@@ -19,6 +19,16 @@ class ResultOutput:
             write_text_atomic(path, text)
         return text
 
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Any:
+        """Read a result written by :meth:`to_json` (a path or the JSON text)."""
+        import json
+
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))  # type: ignore[attr-defined]
+
     def to_html(self, path: str | Path, **kwargs: Any) -> Path:
         """Write this result as a self-contained HTML report (see :func:`fairaudit.report`)."""
         from .report import to_html

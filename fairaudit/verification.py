@@ -513,9 +513,15 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
     _check_options(alpha, n_boot, ci, bin_width)
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
     origin = policy.value if policy.kind == "fixed" else 0.0
+    unpaired: list[str] = []
     if pairs is not None:
+        embeddings = data
         data = listed_pairs(data, pairs)
+        by_all = normalize_by(by, embeddings.attribute_names)
+        _, _, all_groups = _identity_groups_from_embeddings(embeddings, by_all)
     stats, by_t = _stats_from_data(data, by, origin, float(bin_width), int(tile), progress, executor, scratch)
+    if pairs is not None:
+        unpaired = [label for label in all_groups.labels if label not in set(stats.groups.labels)]
     if stats.gen_score.size == 0:
         raise errors.FairauditInputError(errors.NO_GENUINE_PAIRS)
     grid = stats.grid
@@ -529,6 +535,9 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         curves[label] = _Curves(stats.impostor_hist(g), np.sort(stats.gen_score[gen_group == g]), edges)
     pooled = curves[POOLED]
     notes: list[str] = []
+    if unpaired:
+        notes.append(f"Group(s) {', '.join(repr(u) for u in unpaired)} have samples in the data but no listed "
+                     "pair, so they have no row in the results.")
     if executor is not None and stats.route == "scores":
         notes.append("The listed comparisons were counted in this process: scheduler and workers apply to "
                      "the all-pairs engine of an EmbeddingSet.")

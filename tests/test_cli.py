@@ -95,3 +95,13 @@ def test_classify_refuses_a_score_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fairaudit.cli", "classify", str(scores), "--target", "eth",
                            "--by", "eth"], capture_output=True, text=True)
     assert proc.returncode == 2 and "holds scores, not embeddings" in proc.stderr
+
+
+def test_output_piped_into_a_closed_pipe_is_not_an_error():
+    """``fairaudit plugins | head -0``: the reader is gone before the first write; no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "fairaudit.cli", "plugins"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # closed long before the interpreter has started and printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -10,6 +10,7 @@ import sys
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, to_hex
@@ -463,3 +464,11 @@ def test_drawing_and_saving_never_import_pyplot(tmp_path):
         "print('matplotlib.pyplot' in sys.modules)\n"
     )
     assert out == "False"
+
+
+def test_every_result_reads_back_from_a_json_file(result, tmp_path):
+    result.to_json(tmp_path / "r.json")
+    for source in (tmp_path / "r.json", str(tmp_path / "r.json"), result.to_json()):
+        back = type(result).from_json(source)
+        pd.testing.assert_frame_equal(back.by_group, result.by_group)
+        assert back.threshold == result.threshold

@@ -484,6 +484,18 @@ def test_explicit_pair_list_is_audited_on_exactly_those_pairs(pop, pairs):
     pd.testing.assert_frame_equal(r.by_group, r2.by_group)
 
 
+def test_a_group_without_listed_pairs_is_named_in_the_notes(pop, pairs):
+    eth = pop.column("eth")
+    inside = pairs[(eth[pairs.i.to_numpy()] != "B") & (eth[pairs.j.to_numpy()] != "B")]
+    listed = pd.DataFrame({"index_a": inside.i.to_numpy(), "index_b": inside.j.to_numpy()})
+    r = fairaudit.verification_audit(pop, by="eth", threshold=0.3, n_boot=0, pairs=listed)
+    assert "B" not in r.by_group.index
+    assert any("'B'" in note and "no listed pair" in note for note in r.notes)
+    full = fairaudit.verification_audit(pop, by="eth", threshold=0.3, n_boot=0, pairs=pairs[["i", "j"]]
+                                        .rename(columns={"i": "index_a", "j": "index_b"}))
+    assert not any("no listed pair" in note for note in full.notes)
+
+
 def test_explicit_pairs_with_unknown_samples_or_wrong_flags_are_refused(pop):
     from fairaudit.verification import PAIRS_GENUINE, PAIRS_UNKNOWN
 
