@@ -404,6 +404,9 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, metavar="FILE", help="output EmbeddingSet (.npz or .parquet)")
     x.add_argument("--cache", metavar="DIR", help="cache directory: reruns and killed runs resume from it")
     x.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch and cache shard (default 32)")
+    x.add_argument("--scheduler", metavar="ADDR",
+                   help="partition the images over Dask workers: a scheduler address, 'processes' or 'threads'")
+    x.add_argument("--workers", type=int, metavar="K", help="partition the images over a local Dask cluster of K processes")
     x.set_defaults(func=extraction.cmd_extract)
 
     pl = sub.add_parser("plugins", help="list installed plugins and what each registers",

@@ -285,13 +285,15 @@ def _read_shard(path: Path) -> dict[str, np.ndarray]:
 class _ShardStore:
     """One cache namespace: reads the finished shards, appends new ones atomically."""
 
-    def __init__(self, root: str | os.PathLike, extractor: Any) -> None:
+    def __init__(self, root: str | os.PathLike, extractor: Any, part: str | None = None) -> None:
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise FairauditInputError(CACHE_NOT_DIR.format(path=str(root)))
         self.key = _cache_key(extractor, root)
         self.dim = int(extractor.dim)
         self.dir = root / _namespace(extractor.name, self.key)
+        if part is not None:  # one Dask task's own shards: no lock is shared between writers
+            self.dir = self.dir / "parts" / part
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._acquire_lock()
         try:
@@ -352,7 +354,10 @@ class _ShardStore:
         """Embeddings and cached failure reasons of the wanted keys."""
         found: dict[str, np.ndarray] = {}
         failed: dict[str, str] = {}
-        for path in sorted(self.dir.glob("shard-*.npz"), key=self._number):
+        shards = sorted(self.dir.glob("shard-*.npz"), key=self._number)
+        for part in sorted(self.dir.glob("parts/*")):  # written by tasks of a distributed run
+            shards += sorted(part.glob("shard-*.npz"), key=self._number)
+        for path in shards:
             try:
                 data = _read_shard(path)
             except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
@@ -590,8 +595,78 @@ class _Outcome:
     cache_dir: str | None
 
 
+def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list[int], list[str]]:
+    """One Dask task: embed a partition with this worker's own extractor instance and cache shards.
+
+    ``job`` is ``(extractor, rows, paths, keys, batch_size, cache, part)``; it
+    carries only its own images. A rerun of the task (its worker died)
+    resumes from the shards it wrote. Returns ``(rows, vectors, failed rows,
+    reasons)`` in the manifest's row numbers.
+    """
+    extractor, rows, paths, keys, batch_size, cache, part = job
+    ext = resolve_extractor(extractor)
+    embeddings: dict[int, np.ndarray] = {}
+    failures: dict[int, str] = {}
+    store = _ShardStore(cache, ext, part=part) if cache is not None else None
+    try:
+        if store is not None:
+            found, failed = store.load(set(keys))
+            for i, key in enumerate(keys):
+                if key in found:
+                    embeddings[i] = found[key]
+                elif key in failed:
+                    failures[i] = failed[key]
+        todo = [i for i in range(len(keys)) if i not in embeddings and i not in failures]
+        _run_pipeline(ext, paths, keys, todo, batch_size=batch_size, bar=None,
+                      on_shard=store.write if store is not None else (lambda *a: None),
+                      embeddings=embeddings, failures=failures)
+    finally:
+        if store is not None:
+            store.close()
+    done = sorted(embeddings)
+    vectors = (np.stack([embeddings[i] for i in done]).astype(np.float32) if done
+               else np.empty((0, int(ext.dim)), dtype=np.float32))
+    bad = sorted(failures)
+    return [rows[i] for i in done], vectors, [rows[i] for i in bad], [failures[i] for i in bad]
+
+
+def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list[str], todo: list[int], *,
+                     batch_size: int, cache: str | None, bar: Any,
+                     embeddings: dict[int, np.ndarray], failures: dict[int, str]) -> None:
+    """Partition ``todo`` over the cluster's workers; fill ``embeddings``/``failures`` as parts finish."""
+    import hashlib
+
+    if not todo:
+        return
+    if not isinstance(extractor, str):
+        import pickle
+
+        try:
+            pickle.dumps(extractor)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same fix
+            raise FairauditInputError(
+                f"extractor={extractor!r} cannot be sent to Dask workers ({exc}). Fix: pass its registered "
+                "name, so that every worker builds its own instance from an installed plugin."
+            ) from None
+    n_slots = max(1, sum(executor.client.nthreads().values()))
+    size = max(batch_size, -(-len(todo) // (4 * n_slots)))
+    jobs = []
+    for start in range(0, len(todo), size):
+        rows = todo[start:start + size]
+        part_keys = [keys[r] for r in rows]
+        name = hashlib.sha1("\n".join(part_keys).encode()).hexdigest()[:16]
+        jobs.append((extractor, rows, [paths[r] for r in rows], part_keys, batch_size, cache, name))
+    for done, vectors, bad, reasons in executor.run(_extract_part, None, jobs):
+        for r, v in zip(done, vectors):
+            embeddings[r] = v
+        for r, reason in zip(bad, reasons):
+            failures[r] = reason
+        if bar is not None:
+            bar.update(len(done) + len(bad))
+
+
 def _extract(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, progress: Any,
-             attributes: Sequence[str] | None) -> _Outcome:
+             attributes: Sequence[str] | None, executor: Any = None) -> _Outcome:
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise FairauditInputError(BAD_BATCH_SIZE.format(value=batch_size))
     if progress is not None and not isinstance(progress, bool):
@@ -615,9 +690,14 @@ def _extract(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, prog
         todo = [row for row in range(len(paths)) if row not in embeddings and row not in failures]
         bar = _progress_bar(progress, len(paths), n_cached, ext.name)
         try:
-            _run_pipeline(ext, paths, keys, todo, batch_size=int(batch_size), bar=bar,
-                          on_shard=store.write if store is not None else (lambda *a: None),
-                          embeddings=embeddings, failures=failures)
+            if executor is not None:
+                _run_distributed(executor, extractor if isinstance(extractor, str) else ext, paths, keys,
+                                 todo, batch_size=int(batch_size), cache=cache, bar=bar,
+                                 embeddings=embeddings, failures=failures)
+            else:
+                _run_pipeline(ext, paths, keys, todo, batch_size=int(batch_size), bar=bar,
+                              on_shard=store.write if store is not None else (lambda *a: None),
+                              embeddings=embeddings, failures=failures)
         finally:
             if bar is not None:
                 bar.close()
@@ -662,6 +742,8 @@ def extract(
     batch_size: int = 32,
     progress: bool | None = None,
     attributes: Sequence[str] | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> EmbeddingSet:
     """Embed every face of a manifest of images into an EmbeddingSet.
 
@@ -686,6 +768,16 @@ def extract(
     attributes : list of str, optional
         The attribute columns to keep; default every column other than
         ``path`` and ``identity``.
+    scheduler : dask.distributed.Client, str or None
+        Partition the images over Dask workers, as for
+        :func:`fairaudit.verification_audit`: each task builds its own
+        extractor (from its registered name, so the plugin must be installed on
+        the workers; an instance is pickled to them instead) and writes its own
+        cache shards under ``cache`` (which must then be a directory every
+        worker sees). A task whose worker dies is rerun and resumes from its
+        shards. Without ``scheduler``, ``workers=K`` starts a local cluster.
+    workers : int, optional
+        Size of a local cluster (see ``scheduler``).
 
     Returns
     -------
@@ -714,8 +806,11 @@ def extract(
     >>> es.failure_to_acquire("ethnicity")                                # doctest: +SKIP
     """
     cache = None if cache is None else os.path.expanduser(os.fspath(cache))
-    return _extract(manifest, extractor=extractor, cache=cache, batch_size=batch_size,
-                    progress=progress, attributes=attributes).embeddings
+    from .dask_engine import executor_for
+
+    with executor_for(scheduler, workers) as executor:
+        return _extract(manifest, extractor=extractor, cache=cache, batch_size=batch_size,
+                        progress=progress, attributes=attributes, executor=executor).embeddings
 
 
 # --- comparing two photos -------------------------------------------------------------------
@@ -832,8 +927,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise FairauditInputError(BAD_OUT.format(path=str(out)))
     cache = None if args.cache is None else os.path.expanduser(args.cache)
     start = time.perf_counter()
-    outcome = _extract(manifest, extractor=args.extractor, cache=cache, batch_size=args.batch_size,
-                       progress=None, attributes=None)
+    from .dask_engine import executor_for
+
+    with executor_for(args.scheduler, args.workers) as executor:
+        outcome = _extract(manifest, extractor=args.extractor, cache=cache, batch_size=args.batch_size,
+                           progress=None, attributes=None, executor=executor)
     es = outcome.embeddings
     elapsed = time.perf_counter() - start
     n_fail = len(es.failures)
