@@ -69,7 +69,8 @@ def _array_blocks(array: np.ndarray, rows: int | None = None):
 
 
 def _check_rows_streaming(blocks, n: int) -> np.ndarray:
-    """Finite values and non-zero norms, one block at a time; returns the float64 norms."""
+    """Finite values and non-zero norms, one block at a time (so an out-of-core set is never loaded
+    whole); returns the float64 norms."""
     norms = np.empty(n, dtype=np.float64)
     bad: list[int] = []
     zero: list[int] = []
@@ -210,17 +211,7 @@ class EmbeddingSet:
             if n < 2:
                 raise errors.FairauditInputError(errors.EMB_TOO_FEW_ROWS.format(n=n))
             emb = np.ascontiguousarray(raw, dtype=np.float32)
-            bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
-            if bad.size:
-                raise errors.FairauditInputError(
-                    errors.NON_FINITE_ROWS.format(count=bad.size, rows=_first(bad))
-                )
-            norms = np.linalg.norm(emb.astype(np.float64), axis=1)
-            zero = np.flatnonzero(norms == 0)
-            if zero.size:
-                raise errors.FairauditInputError(
-                    errors.ZERO_NORM_ROWS.format(count=zero.size, rows=_first(zero))
-                )
+            norms = _check_rows_streaming(_array_blocks(emb), n)
         ident = _as_labels(identity, name="identity", n=n)
         if np.unique(ident).size < 2:
             raise errors.FairauditInputError(
@@ -514,7 +505,7 @@ class EmbeddingSet:
             failures = _read_failures(str(data["failures_json"])) if "failures_json" in data else None
             return cls(data["embeddings"], identity=data["identity"],
                        attributes=attrs or None, path=data.get("path"), failures=failures)
-        if suffix == ".parquet" and out_of_core:
+        if suffix == ".parquet":
             import pyarrow.parquet as pq
 
             schema = pq.read_schema(path)
@@ -524,32 +515,17 @@ class EmbeddingSet:
                         errors.PARQUET_MISSING_COLUMN.format(path=str(path), key=key, keys=schema.names)
                     )
             labels = pq.read_table(path, columns=[c for c in schema.names if c != "embedding"])
+            if out_of_core:
+                emb: Any = ParquetEmbeddings(path)
+            else:
+                col = pq.read_table(path, columns=["embedding"]).column("embedding").combine_chunks()
+                emb = col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), -1)
             names = [c for c in labels.column_names if c not in _RESERVED]
             attrs = {c: labels.column(c).to_numpy(zero_copy_only=False) for c in names}
             p = labels.column("path").to_numpy(zero_copy_only=False) if "path" in labels.column_names else None
             meta = json.loads((schema.metadata or {}).get(b"fairaudit", b"{}"))
             failures = _read_failures(meta["failures"]) if meta.get("failures") else None
-            return cls(ParquetEmbeddings(path), identity=labels.column("identity").to_numpy(zero_copy_only=False),
-                       attributes=attrs or None, path=p, failures=failures)
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            for key in ("embedding", "identity"):
-                if key not in table.column_names:
-                    raise errors.FairauditInputError(
-                        errors.PARQUET_MISSING_COLUMN.format(path=str(path), key=key,
-                                                             keys=table.column_names)
-                    )
-            col = table.column("embedding").combine_chunks()
-            values = col.flatten().to_numpy(zero_copy_only=False)
-            emb = values.reshape(len(table), -1)
-            names = [c for c in table.column_names if c not in _RESERVED]
-            attrs = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
-            p = table.column("path").to_numpy(zero_copy_only=False) if "path" in table.column_names else None
-            meta = json.loads((table.schema.metadata or {}).get(b"fairaudit", b"{}"))
-            failures = _read_failures(meta["failures"]) if meta.get("failures") else None
-            return cls(emb, identity=table.column("identity").to_numpy(zero_copy_only=False),
+            return cls(emb, identity=labels.column("identity").to_numpy(zero_copy_only=False),
                        attributes=attrs or None, path=p, failures=failures)
         raise errors.FairauditInputError(
             errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,

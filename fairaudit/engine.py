@@ -375,22 +375,34 @@ def _bins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return q
 
 
+def _batch_bins(rows, batch: _Batch, spec: _Spec):
+    """The first tile's rows, and a generator of ``(k, (s2, e2, g2), q, diagonal)``: the bin indices
+    ``q`` of the first tile against the batch's ``k``-th tile (``q`` is reused by the next one)."""
+    s1, e1, _ = batch.i
+    x1 = rows.rows(s1, e1)
+    left = _left(x1, spec)
+
+    def tiles():
+        for k, (s2, e2, g2) in enumerate(batch.js):
+            yield k, (s2, e2, g2), _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2))), s2 == s1
+
+    return x1, tiles()
+
+
 def _pass1_task(rows, batch: _Batch, spec: _Spec, check_threads: bool = True):
     """Impostor histograms of every group pair the batch touches, and the exact genuine scores of
     the diagonal tile. Returns ``(index, [(row, first_bin, counts)], n_entries, genuine or None)``."""
     if check_threads:
         _one_blas_thread()
-    s1, e1, g1 = batch.i
-    x1 = rows.rows(s1, e1)
-    left = _left(x1, spec)
+    g1 = batch.i[2]
     n_bins = spec.n_bins
     sentinel = n_bins  # masked entries land here and are dropped
     totals: dict[int, np.ndarray] = {}
     size = 0
     genuine = None
-    for s2, e2, g2 in batch.js:
-        q = _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2)))
-        if s2 == s1:
+    x1, tiles = _batch_bins(rows, batch, spec)
+    for _, (_, _, g2), q, diagonal in tiles:
+        if diagonal:
             q[_diag_mask(batch.ident_i)] = sentinel
         counts = np.bincount(q.ravel(), minlength=n_bins + 1)
         top = counts[n_bins + 1:].sum()  # float rounding above 1 + margin: top bin
@@ -421,16 +433,14 @@ def _pass2_task(rows, job: tuple, spec: _Spec, check_threads: bool = True):
     if check_threads:
         _one_blas_thread()
     batch, group, lut, n_k, m = job
-    s1, e1, _ = batch.i
-    x1 = rows.rows(s1, e1)
-    left = _left(x1, spec)
     local_i = batch.local[0]
     out = []
-    for (s2, e2, _), local_j in zip(batch.js, batch.local[1:]):
-        q = _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2)))
+    _, tiles = _batch_bins(rows, batch, spec)
+    for k, _, q, diagonal in tiles:
+        local_j = batch.local[1 + k]
         np.minimum(q, spec.n_bins, out=q)
         kidx = lut[q]
-        if s2 == s1:
+        if diagonal:
             kidx[_diag_mask(batch.ident_i)] = 0
         r, c = np.nonzero(kidx)
         pair = local_i[r].astype(np.int64) * m + local_j[c]

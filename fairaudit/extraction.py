@@ -595,6 +595,17 @@ class _Outcome:
     cache_dir: str | None
 
 
+def _load_cached(store: _ShardStore, keys: list[str], embeddings: dict[int, np.ndarray],
+                 failures: dict[int, str]) -> None:
+    """Fill ``embeddings``/``failures`` (by position in ``keys``) with what the cache already holds."""
+    found, failed = store.load(set(keys))
+    for i, key in enumerate(keys):
+        if key in found:
+            embeddings[i] = found[key]
+        elif key in failed:
+            failures[i] = failed[key]
+
+
 def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list[int], list[str]]:
     """One Dask task: embed a partition with this worker's own extractor instance and cache shards.
 
@@ -610,12 +621,7 @@ def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list
     store = _ShardStore(cache, ext, part=part) if cache is not None else None
     try:
         if store is not None:
-            found, failed = store.load(set(keys))
-            for i, key in enumerate(keys):
-                if key in found:
-                    embeddings[i] = found[key]
-                elif key in failed:
-                    failures[i] = failed[key]
+            _load_cached(store, keys, embeddings, failures)
         todo = [i for i in range(len(keys)) if i not in embeddings and i not in failures]
         _run_pipeline(ext, paths, keys, todo, batch_size=batch_size, bar=None,
                       on_shard=store.write if store is not None else (lambda *a: None),
@@ -680,12 +686,7 @@ def _extract(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, prog
     store = _ShardStore(cache, ext) if cache is not None else None
     try:
         if store is not None:
-            found, failed = store.load(set(keys))
-            for row, key in enumerate(keys):
-                if key in found:
-                    embeddings[row] = found[key]
-                elif key in failed:
-                    failures[row] = failed[key]
+            _load_cached(store, keys, embeddings, failures)
         n_cached = len(embeddings) + len(failures)
         todo = [row for row in range(len(paths)) if row not in embeddings and row not in failures]
         bar = _progress_bar(progress, len(paths), n_cached, ext.name)

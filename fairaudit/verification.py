@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import sys
@@ -497,7 +498,11 @@ def verification_audit(
     """
     from .dask_engine import executor_for, scratch_directory
 
-    with executor_for(scheduler, workers) as executor, scratch_directory(scratch_dir) as scratch:
+    with contextlib.ExitStack() as stack:
+        executor = stack.enter_context(executor_for(scheduler, workers))
+        # a sorted embeddings file is written only for other processes or an out-of-core set
+        needs_file = executor is not None or getattr(data, "out_of_core", False)
+        scratch = stack.enter_context(scratch_directory(scratch_dir)) if needs_file else None
         return _verification_audit(
             data, by=by, threshold=threshold, alpha=alpha, n_boot=n_boot, ci=ci, random_state=random_state,
             bin_width=bin_width, tile=tile, progress=progress, pairs=pairs, executor=executor,
@@ -507,7 +512,7 @@ def verification_audit(
 
 def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_boot: int, ci: float,
                         random_state: Any, bin_width: float, tile: int, progress: bool | None,
-                        pairs: pd.DataFrame | None, executor: Any, scratch: str) -> VerificationResult:
+                        pairs: pd.DataFrame | None, executor: Any, scratch: str | None) -> VerificationResult:
     start = time.perf_counter()
     policy = parse_threshold(threshold)
     _check_options(alpha, n_boot, ci, bin_width)
