@@ -232,11 +232,11 @@ def _seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, 
             np.random.default_rng(head_ss))
 
 
-def _labels(data: EmbeddingSet, names: tuple[str, ...]) -> np.ndarray:
-    if len(names) == 1:
-        return np.asarray(data.column(names[0])).astype(str)
+def _labels(data: EmbeddingSet, names: tuple[str, ...], *, classes: bool = False) -> np.ndarray:
+    """Label of every sample: its group's (or, ``classes=True``, its target class's) unique label."""
     groups = make_groups({n: data.column(n) for n in names}, names)
-    return np.asarray(groups.labels, dtype=object)[groups.codes].astype(str)
+    labels = groups.class_labels() if classes else groups.labels
+    return np.asarray(labels, dtype=object)[groups.codes].astype(str)
 
 
 def _normalize_target(target: Any, available: Sequence[str]) -> tuple[str, ...]:
@@ -678,7 +678,7 @@ def classification_audit(
     target_label = LABEL_SEP.join(target_t)
     by_label = LABEL_SEP.join(by_t)
 
-    y = _labels(data, target_t)
+    y = _labels(data, target_t, classes=True)
     g = _labels(data, by_t)
     ids = np.asarray(data.identity).astype(str)
     classes = np.unique(y)
@@ -1019,7 +1019,7 @@ def _confusion_table(pred: pd.DataFrame, models: Sequence[str], groups: Sequence
 def _protocol_mixture_size(data: EmbeddingSet, mixtures: Sequence[Mixture], *, target: str, by: str,
                            test_size: float, random_state: Any, n_seeds: int) -> int:
     """The largest training size every mixture can fill for every seed."""
-    y = _labels(data, (target,))
+    y = _labels(data, (target,), classes=True)
     g = _labels(data, (by,))
     ids = np.asarray(data.identity).astype(str)
     _, seeds = derive_seeds(random_state, n_seeds)

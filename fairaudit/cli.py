@@ -18,6 +18,16 @@ from .errors import FairauditInputError
 
 EXIT_BAD_INPUT = 2
 
+DATA_MISSING = "DATA file {path!r} does not exist. Fix: check the path of the data argument."
+DATA_IS_DIR = (
+    "DATA {path!r} is a directory; expected a file (an EmbeddingSet .npz/.parquet, a .npy with --labels, "
+    "or a score file). Fix: pass the file itself."
+)
+LABELS_EMPTY_CELLS = (
+    "{option}: {path!r} has {count} empty cell(s) in column {column!r} (lines {lines}); an empty label "
+    "would become a group named ''. Fix: fill them in, or drop those rows from the data and the labels alike."
+)
+
 #: default sizes of the demo's synthetic population (per group)
 DEMO_IDENTITIES = 200
 DEMO_SAMPLES = 5
@@ -41,7 +51,9 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
 
     p = Path(path)
     if not p.exists():
-        raise FairauditInputError(f"DATA: file {path!r} does not exist. Fix: check the path.")
+        raise FairauditInputError(DATA_MISSING.format(path=path))
+    if p.is_dir():
+        raise FairauditInputError(DATA_IS_DIR.format(path=path))
     suffix = p.suffix.lower()
     if suffix == ".npy":
         return _npy_with_labels(p, labels)
@@ -62,7 +74,10 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
     if identity_attributes is not None:
         import pandas as pd
 
-        attrs = pd.read_csv(identity_attributes, dtype=str)
+        if not Path(identity_attributes).is_file():
+            raise FairauditInputError(
+                f"--identity-attributes: file {identity_attributes!r} does not exist. Fix: check the path.")
+        attrs = _read_labels_csv(identity_attributes, "--identity-attributes")
         if "identity" not in attrs.columns:
             raise FairauditInputError(
                 f"--identity-attributes: {identity_attributes!r} has no 'identity' column (columns: "
@@ -83,9 +98,9 @@ def _npy_with_labels(path: Path, labels: str | None):
             f"DATA {str(path)!r} is a .npy of embeddings without labels. Fix: add --labels labels.csv, a CSV "
             "with an 'identity' column and one column per attribute, one row per embedding row."
         )
-    if not Path(labels).exists():
+    if not Path(labels).is_file():
         raise FairauditInputError(f"--labels: file {labels!r} does not exist. Fix: check the path.")
-    table = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    table = _read_labels_csv(labels, "--labels")
     if "identity" not in table.columns:
         raise FairauditInputError(
             f"--labels: {labels!r} has no 'identity' column (columns: {list(table.columns)}). Fix: add a "
@@ -95,6 +110,41 @@ def _npy_with_labels(path: Path, labels: str | None):
     return EmbeddingSet.from_npy(path, identity=table["identity"].to_numpy(),
                                  attributes=attrs if attrs.shape[1] else None,
                                  path=table["path"].to_numpy() if "path" in table.columns else None)
+
+
+def _read_labels_csv(path: str, option: str):
+    """A labels CSV with every cell as text; an empty cell is refused (never a group named '')."""
+    import pandas as pd
+
+    try:
+        # keep_default_na=False: "NA" or "None" are labels (e.g. North America), not gaps
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise FairauditInputError(
+            f"{option}: {path!r} is not UTF-8 text (byte {exc.start}). Fix: re-save it as UTF-8, e.g. "
+            f"iconv -f latin1 -t utf-8 {path} > fixed.csv.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise FairauditInputError(
+            f"{option}: {path!r} is not a readable CSV table ({str(exc).strip().splitlines()[0]}). Fix: write "
+            "one header line and one comma-separated row per sample.") from None
+    for column in table.columns:
+        empty = table[column].str.strip() == ""
+        if empty.any():
+            lines = (empty.to_numpy().nonzero()[0][:5] + 2).tolist()  # + header line, 1-based
+            raise FairauditInputError(LABELS_EMPTY_CELLS.format(
+                option=option, path=path, count=int(empty.sum()), column=column, lines=lines))
+    return table
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: an integer >= 0 (numpy's seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are integers >= 0")
+    return value
 
 
 def _threshold_from_args(args: argparse.Namespace) -> Any:
@@ -109,8 +159,14 @@ def _threshold_from_args(args: argparse.Namespace) -> Any:
 # commands
 # --------------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
+    from .io import check_output, save_outputs
     from .verification import verification_audit
 
+    # outputs are checked before the work, so that a long audit is never computed for nothing
+    if args.json:
+        check_output(args.json, name="--json")
+    if args.plots:
+        check_output(args.plots, name="--plots", directory=True)
     data = load_data(args.data, fmt=args.format, identity_attributes=args.identity_attributes,
                      labels=args.labels, out_of_core=args.out_of_core)
     pairs = None
@@ -126,14 +182,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, workers=args.workers, scratch_dir=args.scratch_dir,
     )
     print(result.summary())
+    outputs = []
     if args.json:
-        result.to_json(args.json)
-        print(f"\nJSON written to {args.json}")
+        outputs.append(("--json", args.json, lambda p: result.to_json(p)))
     if args.plots:
         from . import plot
 
-        paths = plot.save_all(result, args.plots)
-        print(f"Plots written to {args.plots} ({len(paths)} files)")
+        outputs.append(("--plots", args.plots, lambda p: plot.save_all(result, p)))
+    written = save_outputs(outputs)
+    if args.json:
+        print(f"\nJSON written to {written[0]}")
+    if args.plots:
+        print(f"Plots written to {written[-1]}")
     return 0
 
 
@@ -153,6 +213,10 @@ def _load_embeddings(path: str):
 def cmd_classify(args: argparse.Namespace) -> int:
     from .classification import classification_audit
 
+    from .io import check_output, save_outputs
+
+    if args.json:
+        check_output(args.json, name="--json")
     data = _load_embeddings(args.data)
     target = args.target[0] if len(args.target) == 1 else args.target
     result = classification_audit(data, target=target, by=args.by, head=args.head, split=args.split,
@@ -160,37 +224,51 @@ def cmd_classify(args: argparse.Namespace) -> int:
                                   random_state=args.seed)
     print(result.summary())
     if args.json:
-        result.to_json(args.json)
-        print(f"\nJSON written to {args.json}")
+        written = save_outputs([("--json", args.json, lambda p: result.to_json(p))])
+        print(f"\nJSON written to {written[0]}")
     return 0
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnostics import embedding_diagnostics
+    from .io import check_output, save_outputs
 
+    check_output(args.out, name="--out", directory=True)
     data = _load_embeddings(args.data)
     result = embedding_diagnostics(data, by=args.by, method=args.method, n_samples=args.n_samples,
                                    random_state=args.seed)
     print(result.summary())
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.to_json(out / "diagnostics.json")
-    for column in [c for c in result.color_columns if c != "identity"]:
-        ax = result.plot(column)
-        ax.figure.savefig(out / f"embedding_{column.replace(' ', '_').replace('&', 'x')}.png", dpi=120)
-    print(f"JSON and plots written to {out}")
+
+    def write(folder: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        from .plot import safe_filename
+
+        folder.mkdir(parents=True, exist_ok=True)
+        result.to_json(folder / "diagnostics.json")
+        for column in [c for c in result.color_columns if c != "identity"]:
+            ax = result.plot(column)
+            try:
+                ax.figure.savefig(folder / f"embedding_{safe_filename(column)}.png", dpi=120)
+            finally:
+                plt.close(ax.figure)
+
+    written = save_outputs([("--out", args.out, write)])
+    print(f"JSON and plots written to {written[0]}")
     return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from . import synthetic
+    from .io import check_output, save_outputs
 
+    check_output(args.out, name="--out")
     es = synthetic.population(
         args.preset, n_identities=args.n_identities, samples_per_identity=args.samples,
         dim=args.dim, random_state=args.seed,
     )
-    es.save(args.out)
-    print(f"{es!r}\nwritten to {args.out}")
+    written = save_outputs([("--out", args.out, lambda p: es.save(p))])
+    print(f"{es!r}\nwritten to {written[0]}")
     print(synthetic.describe(args.preset))
     return 0
 
@@ -200,8 +278,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .io import write_text_atomic
     from .verification import verification_audit
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from .io import check_output
+
+    out = check_output(args.out, name="--out", directory=True)
     start = time.perf_counter()
     n_ids = args.n_identities
     es = synthetic.population("diveface", n_identities=n_ids, samples_per_identity=DEMO_SAMPLES,
@@ -299,7 +378,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     thr.add_argument("--fmr", type=float, metavar="TARGET", help="threshold where the pooled FMR is TARGET, e.g. 1e-3")
     v.add_argument("--alpha", type=float, default=0.5, help="FMR weight in FDR, GARBE, inequity (default 0.5)")
     v.add_argument("--n-boot", type=int, default=1000, metavar="K", help="identity bootstrap replicates (0 = none)")
-    v.add_argument("--seed", type=int, default=0, help="random_state of the bootstrap")
+    v.add_argument("--seed", type=_seed, default=0, help="random_state of the bootstrap")
     v.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR")
     v.add_argument("--format", choices=["embeddings", "scores", "bob-csv", "bob-4col", "bob-5col"],
@@ -332,7 +411,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     c.add_argument("--head", default="logistic", metavar="NAME", help="logistic | mlp | a plugin's head")
     c.add_argument("--seeds", type=int, default=3, metavar="K", help="repetitions over seeds (default 3)")
     c.add_argument("--test-size", type=float, default=0.33, help="held-out fraction of identities (default 0.33)")
-    c.add_argument("--seed", type=int, default=0, help="random_state")
+    c.add_argument("--seed", type=_seed, default=0, help="random_state")
     c.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     c.set_defaults(func=cmd_classify)
 
@@ -344,7 +423,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, metavar="DIR", help="output directory")
     g.add_argument("--method", default="tsne", choices=["tsne", "pca"])
     g.add_argument("--n-samples", type=int, metavar="N", help="stratified subsample for the map")
-    g.add_argument("--seed", type=int, default=0, help="random_state")
+    g.add_argument("--seed", type=_seed, default=0, help="random_state")
     g.set_defaults(func=cmd_diagnose)
 
     s = sub.add_parser("synth", help="write a synthetic population with planted biases",
@@ -354,7 +433,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--n-identities", type=int, default=100, help="identities per group")
     s.add_argument("--samples", type=int, default=5, help="samples per identity")
     s.add_argument("--dim", type=int, default=128, help="embedding dimension")
-    s.add_argument("--seed", type=int, default=0, help="random_state")
+    s.add_argument("--seed", type=_seed, default=0, help="random_state")
     s.set_defaults(func=cmd_synth)
 
     d = sub.add_parser("demo", help="run the audits on the built-in synthetic population",
@@ -363,7 +442,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     d.add_argument("--n-identities", type=int, default=DEMO_IDENTITIES, help="identities per group")
     d.add_argument("--dim", type=int, default=128, help="embedding dimension")
     d.add_argument("--n-boot", type=int, default=300, help="identity bootstrap replicates")
-    d.add_argument("--seed", type=int, default=0, help="random_state")
+    d.add_argument("--seed", type=_seed, default=0, help="random_state")
     d.add_argument("--seeds", type=int, default=3, help="classification repetitions over seeds")
     d.add_argument("--no-classification", action="store_true", help="skip the classification protocol")
     d.set_defaults(func=cmd_demo)

@@ -386,6 +386,8 @@ def plot_embedding(result: DiagnosticsResult, color_by: str, ax: Any = None, *,
             UNKNOWN_COLOR.format(value=color_by, available=result.color_columns))
     import matplotlib.pyplot as plt
 
+    from .plot import literal
+
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     values = result.coords[color_by].astype(str).to_numpy()
@@ -394,13 +396,13 @@ def plot_embedding(result: DiagnosticsResult, color_by: str, ax: Any = None, *,
     for i, category in enumerate(categories):
         mask = values == category
         ax.scatter(result.coords["x"].to_numpy()[mask], result.coords["y"].to_numpy()[mask],
-                   s=s, alpha=alpha, color=cmap(i % cmap.N), label=category, linewidths=0)
+                   s=s, alpha=alpha, color=cmap(i % cmap.N), label=literal(category), linewidths=0)
     method = str(result.params.get("method", "")).upper().replace("TSNE", "t-SNE")
-    ax.set_title(f"{method} of the embeddings, coloured by {color_by}")
+    ax.set_title(f"{method} of the embeddings, coloured by {literal(color_by)}")
     ax.set_xlabel(f"{method} 1")
     ax.set_ylabel(f"{method} 2")
     ax.set_xticks([])
     ax.set_yticks([])
     if legend and len(categories) <= 20:
-        ax.legend(title=color_by, markerscale=2, fontsize="small", frameon=False)
+        ax.legend(title=literal(color_by), markerscale=2, fontsize="small", frameon=False)
     return ax

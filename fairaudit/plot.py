@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from . import errors
-from .groups import LABEL_SEP, POOLED
+from .groups import POOLED
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -180,15 +180,20 @@ def _colors(result: Any) -> dict[str, str]:
     return group_colors(_labels(result))
 
 
-def _as_label(value: Any) -> str:
-    if isinstance(value, tuple):
-        return LABEL_SEP.join(str(v) for v in value)
-    return str(value)
+def _as_label(result: Any, value: Any) -> str:
+    """The label of a group given by its label or by its value (a tuple for intersections)."""
+    labels = _labels(result)
+    if isinstance(value, str) and value in labels:
+        return value
+    keys = list(result.by_group.index)
+    if value in keys:
+        return labels[keys.index(value)]
+    return value if isinstance(value, str) else repr(value)
 
 
 def _check_group(result: Any, value: Any, *, name: str, allow_pooled: bool) -> str:
     available = _labels(result) + ([POOLED] if allow_pooled else [])
-    label = _as_label(value)
+    label = POOLED if (allow_pooled and value == POOLED) else _as_label(result, value)
     if label not in available:
         raise errors.FairauditInputError(UNKNOWN_GROUP.format(name=name, value=value, available=available))
     return label
@@ -245,16 +250,27 @@ def _threshold_handle(result: Any) -> Any:
     return Line2D([], [], color=THRESHOLD_COLOR, lw=1.2, ls=":", label=f"threshold = {result.threshold:.4g}")
 
 
+def literal(text: Any) -> str:
+    """``text`` escaped so that matplotlib draws it as it is, never as mathtext.
+
+    Group names are user data: ``"cost $5 and $"`` would otherwise be parsed
+    as mathtext (and ``"$\\undefinedmacro{x}$"`` would fail at draw time).
+    Escaping each ``$`` keeps mathtext on for everything else, such as the
+    ``10^{-3}`` tick labels of log axes.
+    """
+    return str(text).replace("$", r"\$")
+
+
 def _line_handle(label: str, color: str, **kw: Any) -> Any:
     from matplotlib.lines import Line2D
 
     kw.setdefault("lw", 2)
-    return Line2D([], [], color=color, label=label, **kw)
+    return Line2D([], [], color=color, label=literal(label), **kw)
 
 
 def _note(ax: "Axes", text: str, *, width: int = 80) -> Any:
     """Small text under the x-axis label (placed at draw time, so it follows tick labels)."""
-    wrapped = "\n".join(textwrap.fill(part, width) for part in text.split("\n"))
+    wrapped = literal("\n".join(textwrap.fill(part, width) for part in text.split("\n")))
     return ax.annotate(wrapped, xy=(0.5, 0.0), xycoords=ax.xaxis.label, xytext=(0, -4),
                        textcoords="offset points", ha="center", va="top", fontsize="small",
                        color="0.25", gid="note")
@@ -581,7 +597,7 @@ def score_histograms(result: Any, *, group: Any, ax: "Axes | None" = None, densi
         ax.set_ylim(bottom=0)
     ax.set_xlabel(SCORE_LABEL)
     ax.set_ylabel("Density" if density else "Number of comparisons")
-    ax.set_title(f"Comparison scores: {POOLED_LABEL if label == POOLED else label}")
+    ax.set_title(f"Comparison scores: {POOLED_LABEL if label == POOLED else literal(label)}")
     if legend:
         from matplotlib.patches import Patch
 
@@ -636,7 +652,7 @@ def histogram_grid(result: Any, *, groups: Any = None, ncols: int = 3, density: 
     for i, label in enumerate(labels):
         a = axes[i // ncols, i % ncols]
         score_histograms(result, group=label, ax=a, density=density, log=log, legend=False)
-        a.set_title(POOLED_LABEL if label == POOLED else label)
+        a.set_title(POOLED_LABEL if label == POOLED else literal(label))
         if i + ncols < n:  # another subplot below: its x label suffices
             a.set_xlabel("")
         if i % ncols:
@@ -697,8 +713,8 @@ def cross_fmr(result: Any, *, ax: "Axes | None" = None, annotate: bool = True,
     masked = np.ma.masked_where(~positive, values)
     image = ax.imshow(masked, cmap=colormap, norm=norm, aspect="equal", interpolation="nearest")
     image.set_gid("cross_fmr")
-    ax.set_xticks(np.arange(len(cols)), labels=cols)
-    ax.set_yticks(np.arange(len(rows)), labels=rows)
+    ax.set_xticks(np.arange(len(cols)), labels=[literal(c) for c in cols])
+    ax.set_yticks(np.arange(len(rows)), labels=[literal(r) for r in rows])
     if max((len(c) for c in cols), default=0) > 3 or len(cols) > 8:
         for tick in ax.get_xticklabels():
             tick.set_rotation(40)
@@ -797,7 +813,7 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
         ci = result.params.get("ci") if isinstance(result.params, dict) else None
         text = f"{ci:.0%} confidence interval" if isinstance(ci, numbers.Real) else "confidence interval"
         handles.append(Line2D([], [], color="0.15", lw=1.2, marker="_", ms=10, label=text))
-    ax.set_xticks(np.arange(len(labels)), labels=labels)
+    ax.set_xticks(np.arange(len(labels)), labels=[literal(x) for x in labels])
     if max(len(x) for x in labels) > 6 or len(labels) > 8:
         for tick in ax.get_xticklabels():
             tick.set_rotation(35)
@@ -810,7 +826,7 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
         ax.set_ylim(bottom=0)
         ax.margins(y=0.12)
     ax.set_ylabel(METRIC_LABELS[metric])
-    ax.set_xlabel("group" if len(result.by) != 1 else str(result.by[0]))
+    ax.set_xlabel("group" if len(result.by) != 1 else literal(result.by[0]))
     short = METRIC_LABELS[metric].split(" (")[0]
     where = f" at threshold {result.threshold:.4g}" if metric in _AT_THRESHOLD else ""
     ax.set_title(f"{short} per group{where}")
@@ -880,7 +896,7 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
             direction = row.get("direction") if "direction" in row.index else None
             text = FAIRNESS_NAMES.get(name, name)
             ticks.append(f"{text}\n({direction})" if isinstance(direction, str) and direction else text)
-        ax.set_yticks(np.arange(len(shown)), labels=ticks, fontsize="small")
+        ax.set_yticks(np.arange(len(shown)), labels=[literal(t) for t in ticks], fontsize="small")
         ax.set_ylim(len(shown) - 0.5, -0.5)  # first figure on top
         if log:
             ax.set_xscale("log")
@@ -935,6 +951,20 @@ _SAVED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("by_group_fmr", lambda r: by_group(r, metric="fmr").figure),
     ("fairness", lambda r: fairness(r).figure),
 )
+
+
+def safe_filename(text: str) -> str:
+    """A file-name part for user text (an attribute name): letters, digits, ``.``, ``_`` and ``-``
+    only, ``" & "`` as ``_x_``; when anything else had to change, a short hash of the original keeps
+    two names that clean up alike apart (so ``"../x"`` can never leave the output directory)."""
+    import hashlib
+    import re
+
+    cleaned = str(text).replace(" & ", "_x_").replace(" ", "_")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", cleaned).lstrip(".") or "_"
+    if cleaned != str(text).replace(" & ", "_x_").replace(" ", "_"):
+        cleaned += "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:6]
+    return cleaned
 
 
 def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",

@@ -50,7 +50,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, errors
-from .groups import LABEL_SEP, POOLED
+from .groups import POOLED, labels_of
+from .plot import literal
 from .serialize import frame_from_dict, frame_to_dict, to_jsonable
 
 #: identifies the layout of :func:`report_data` output
@@ -157,6 +158,8 @@ BROKEN_RESULT = (
     "written by result.to_json() of the same fairaudit version, unmodified."
 )
 RESULT_FILE_MISSING = "{name}: file {path!r} does not exist. Fix: check the path."
+RESULT_FILE_IS_DIR = "{name}: {path!r} is a directory, not a result file. Fix: pass the JSON file itself."
+RESULT_FILE_UNREADABLE = "{name}: file {path!r} cannot be read ({error}). Fix: check its permissions."
 RESULT_FILE_NOT_JSON = (
     "{name}: file {path!r} is not valid JSON ({error}). Fix: pass the JSON written by "
     "result.to_json() or report_data()."
@@ -766,10 +769,6 @@ def _diagnostics_findings(entry: _Entry) -> list[dict[str, Any]]:
 # ==========================================================================
 # data section
 # ==========================================================================
-def _label_of(key: Any) -> str:
-    return LABEL_SEP.join(str(k) for k in key) if isinstance(key, tuple) else str(key)
-
-
 def _fta_tables(entries: Sequence[_Entry], population: Any) -> list[dict[str, Any]]:
     bys: list[tuple[str, ...]] = []
     for entry in entries:
@@ -794,7 +793,7 @@ def _fta_tables(entries: Sequence[_Entry], population: Any) -> list[dict[str, An
                 item["message"] = f"The failure-to-acquire rate per group could not be computed: {_one_line(exc)}"
             else:
                 table = table.copy()
-                table.insert(0, "group", [_label_of(k) for k in table.index])
+                table.insert(0, "group", labels_of(list(table.index)))
                 item["status"] = "table"
                 item["message"] = (f"{int(table['n_failures'].sum()):,} of {int(table['n_attempts'].sum()):,} "
                                    "attempts failed to give an embedding.")
@@ -1019,8 +1018,8 @@ def plot_cross(result: Any, ax: Any = None, *, include_all: bool = True, cmap: s
         vmin, vmax = vmin - 0.01, vmax + 0.01
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
-    ax.set_xticks(np.arange(len(cols)), labels=cols)
-    ax.set_yticks(np.arange(len(rows)), labels=rows)
+    ax.set_xticks(np.arange(len(cols)), labels=[literal(c) for c in cols])
+    ax.set_yticks(np.arange(len(rows)), labels=[literal(r) for r in rows])
     if max((len(c) for c in cols), default=0) > 4:
         for tick in ax.get_xticklabels():
             tick.set_rotation(30)
@@ -1096,8 +1095,8 @@ def plot_mixture_sweep(result: Any, ax: Any = None) -> Any:
             yerr = np.vstack([np.maximum(y - lo, 0), np.maximum(hi - y, 0)])
         style = dict(ls="--", lw=1.4) if group == POOLED else dict(ls="-", lw=2)
         ax.errorbar(x, y, yerr=yerr, marker="o", capsize=4, color=colors.get(group, "0.3"),
-                    label=f"{group} (whole test set)" if group == POOLED else group, **style)
-    ax.set_xticks(x, labels=labels, fontsize="small")
+                    label=f"{group} (whole test set)" if group == POOLED else literal(group), **style)
+    ax.set_xticks(x, labels=[literal(t) for t in labels], fontsize="small")
     ax.set_xlim(-0.4, len(models) - 0.6)
     ax.set_xlabel("model (training mixture)")
     ax.set_ylabel("accuracy (mean over seeds)")
@@ -1140,15 +1139,15 @@ def plot_classification_roc(result: Any, *, model: str, ax: Any = None) -> Any:
             aucs.append(float(curve["auc"].iloc[0]))
             ax.plot(curve["fpr"], curve["tpr"], color=colors.get(str(group), "0.3"),
                     ls="--" if group == POOLED else "-", lw=1.2, alpha=0.75,
-                    label=None if i else f"{group} (AUC {np.mean(aucs):.3f})")
+                    label=None if i else literal(f"{group} (AUC {np.mean(aucs):.3f})"))
         # the label was set with the first seed's AUC; update it to the mean
-        ax.lines[-len(aucs)].set_label(f"{group} (AUC {np.mean(aucs):.3f})")
+        ax.lines[-len(aucs)].set_label(literal(f"{group} (AUC {np.mean(aucs):.3f})"))
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
-    ax.set_xlabel(f"false positive rate (positive class {result.pos_label})")
+    ax.set_xlabel(literal(f"false positive rate (positive class {result.pos_label})"))
     ax.set_ylabel("true positive rate")
-    ax.set_title(f"ROC of model {model}")
+    ax.set_title(literal(f"ROC of model {model}"))
     ax.legend(loc="lower right", fontsize="small")
     return ax
 
@@ -1192,15 +1191,15 @@ def plot_confusion(result: Any, *, model: str, group: str = POOLED, ax: Any = No
             dark = v > (0.55 if normalize else 0.55 * shown.max())
             ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center",
                     fontsize="x-small", color="white" if dark else "black")
-    ax.set_xticks(np.arange(k), labels=classes, fontsize="small")
-    ax.set_yticks(np.arange(len(rows)), labels=rows, fontsize="small")
+    ax.set_xticks(np.arange(k), labels=[literal(c) for c in classes], fontsize="small")
+    ax.set_yticks(np.arange(len(rows)), labels=[literal(r) for r in rows], fontsize="small")
     for tick in ax.get_xticklabels():
         tick.set_rotation(45)
         tick.set_ha("right")
         tick.set_rotation_mode("anchor")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{model} on {group}" + (" (row share)" if normalize else ""), fontsize="medium")
+    ax.set_title(literal(f"{model} on {group}") + (" (row share)" if normalize else ""), fontsize="medium")
     return ax
 
 
@@ -1214,8 +1213,9 @@ def _figure(build: Callable[[], Any], *, alt: str, caption: str, wide: bool = Fa
     from .plot import to_data_uri
 
     try:
-        # group names are user data: "$5" or "$x^$" must be drawn as text, not parsed as mathtext
-        with warnings.catch_warnings(), matplotlib.rc_context({"text.parse_math": False}):
+        # user text in figures is escaped where it is drawn (plot.literal), so mathtext stays on for
+        # the tick labels of log axes
+        with warnings.catch_warnings():
             # group names in scripts the bundled fonts lack draw as boxes; the tables show them as text
             warnings.filterwarnings("ignore", message=r".*[Gg]lyph.*missing.*")
             warnings.filterwarnings("ignore", message=r".*[Mm]issing from (current )?font.*")
@@ -1520,7 +1520,8 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
                 "(mean per seed). Test sets are identity-disjoint from every training set.")})
         else:
             counts = r.coords[list(r.by)].astype(str).value_counts().sort_index()
-            rows = [[_cell(text=_label_of(k), numeric=False), _cell(int(v))] for k, v in counts.items()]
+            rows = [[_cell(text=label, numeric=False), _cell(int(v))]
+                    for label, v in zip(labels_of(list(counts.index)), counts.to_numpy())]
             groups_tables.append({"id": entry.id, "name": entry.name, "table": _table(
                 ["group", "mapped samples"], rows, caption="Samples mapped and probed per group.")})
     fta = []
@@ -1627,10 +1628,26 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+#: bidirectional-text controls: in user text they can reorder what a reader sees ("Trojan Source")
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def neutralize_bidi(value: Any) -> Any:
+    """Show every bidi control character of a string as a visible ``[U+202E]``; other values as they are."""
+    if not isinstance(value, str) or not any(ch in BIDI_CONTROLS for ch in value):
+        return value
+    out = value
+    for ch in BIDI_CONTROLS:
+        if ch in out:
+            out = out.replace(ch, f"[U+{ord(ch):04X}]")
+    return out
+
+
 def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
+        finalize=neutralize_bidi,  # every {{ }}: no reordering by user text
         loader=jinja2.PackageLoader("fairaudit", "templates"),
         autoescape=True,  # every {{ }} is HTML-escaped: group names and titles are user data
         undefined=jinja2.StrictUndefined,
@@ -1690,17 +1707,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     --json``) or, alone, the report data JSON of an earlier report
     (``--json``), whose title and tolerances are kept unless given again.
     """
-    from .io import write_text_atomic
+    from .io import check_output, save_outputs, write_text_atomic
     from .serialize import dumps
 
+    # outputs are checked before anything is read or drawn
+    check_output(args.out, name="--out")
+    if args.json:
+        check_output(args.json, name="--json")
     tolerances = resolve_tolerances(args.tolerances) if args.tolerances else None
     loaded = []
     for name in args.results:
         path = Path(name)
         if not path.exists():
             raise errors.FairauditInputError(RESULT_FILE_MISSING.format(name="RESULT", path=str(name)))
+        if path.is_dir():
+            raise errors.FairauditInputError(RESULT_FILE_IS_DIR.format(name="RESULT", path=str(name)))
         try:
             loaded.append(json.loads(path.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise errors.FairauditInputError(RESULT_FILE_UNREADABLE.format(
+                name="RESULT", path=str(name), error=exc.strerror or type(exc).__name__)) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise errors.FairauditInputError(
                 RESULT_FILE_NOT_JSON.format(name="RESULT", path=str(name), error=_one_line(exc))) from None
@@ -1716,9 +1742,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         entries = _entries(results)
         data = _assemble(entries, title=args.title if args.title is not None else "fairaudit report",
                          tolerances=tolerances, population=None)
-    out = write_text_atomic(args.out, _render(data, entries))
+    html = _render(data, entries)
+    outputs = [("--out", args.out, lambda p: write_text_atomic(p, html, name="--out"))]
     if args.json:
-        write_text_atomic(args.json, dumps(data))
+        text = dumps(data)
+        outputs.append(("--json", args.json, lambda p: write_text_atomic(p, text, name="--json")))
+    out = save_outputs(outputs)[0]
     s = data["summary"]
     print(f"{len(entries)} result(s); marks: {s['pass']} pass, {s['review']} review, {s['fail']} fail, "
           f"{s['undefined']} undefined.")

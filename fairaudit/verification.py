@@ -30,6 +30,7 @@ from .engine import (
 )
 from .groups import LABEL_SEP, POOLED, Groups, make_groups, normalize_by
 from .provenance import provenance
+from .seeds import resolve_rng
 from .serialize import frame_from_dict, frame_to_dict, to_jsonable
 from .results import ResultOutput
 
@@ -217,7 +218,12 @@ class VerificationResult(ResultOutput):
 
 
 # --------------------------------------------------------------------------
-def _check_options(alpha: Any, n_boot: Any, ci: Any, bin_width: Any) -> None:
+BAD_TILE = "tile={value!r} must be an integer >= 1 (rows per tile of the blocked product). Fix: keep the default 2048."
+
+
+def _check_options(alpha: Any, n_boot: Any, ci: Any, bin_width: Any, tile: Any = DEFAULT_TILE) -> None:
+    if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1:
+        raise errors.FairauditInputError(BAD_TILE.format(value=tile))
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) <= 1.0:
         raise errors.FairauditInputError(errors.BAD_ALPHA.format(value=alpha))
     if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or (n_boot != 0 and n_boot < 20):
@@ -420,6 +426,12 @@ def listed_pairs(data: Any, pairs: pd.DataFrame) -> Any:
     )
 
 
+def _data_types() -> tuple[type, ...]:
+    from .scores import ScoreSet
+
+    return (EmbeddingSet, ScoreSet)
+
+
 def verification_audit(
     data: Any,
     *,
@@ -498,6 +510,14 @@ def verification_audit(
     """
     from .dask_engine import executor_for, scratch_directory
 
+    # bad options fail here, before a Dask cluster starts or any pair is scored
+    parse_threshold(threshold)
+    _check_options(alpha, n_boot, ci, bin_width, tile)
+    resolve_rng(random_state)
+    if hasattr(data, "attribute_names") and isinstance(data, _data_types()):
+        normalize_by(by, data.attribute_names)
+    else:
+        raise errors.FairauditInputError(errors.BAD_DATA_TYPE.format(type=type(data).__name__))
     with contextlib.ExitStack() as stack:
         executor = stack.enter_context(executor_for(scheduler, workers))
         # a sorted embeddings file is written only for other processes or an out-of-core set
@@ -515,8 +535,8 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
                         pairs: pd.DataFrame | None, executor: Any, scratch: str | None) -> VerificationResult:
     start = time.perf_counter()
     policy = parse_threshold(threshold)
-    _check_options(alpha, n_boot, ci, bin_width)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    _check_options(alpha, n_boot, ci, bin_width, tile)
+    rng = resolve_rng(random_state)
     origin = policy.value if policy.kind == "fixed" else 0.0
     unpaired: list[str] = []
     if pairs is not None:
