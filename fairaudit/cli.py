@@ -281,6 +281,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .io import check_output
 
     out = check_output(args.out, name="--out", directory=True)
+    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     n_ids = args.n_identities
     es = synthetic.population("diveface", n_identities=n_ids, samples_per_identity=DEMO_SAMPLES,

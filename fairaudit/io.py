@@ -95,12 +95,12 @@ def blocked_parent(path: str | os.PathLike) -> str | None:
 
 
 def check_output(path: str | os.PathLike, *, name: str, directory: bool = False) -> Path:
-    """Make sure ``path`` can be written before any work starts.
+    """Make sure ``path`` can be written before any work starts; nothing is created.
 
-    For a file: its directory is created if needed and must accept a new file,
-    and ``path`` must not be an existing directory. For a directory
-    (``directory=True``): it is created if needed and must accept a new file.
-    Nothing is left behind but the directories created. Raises
+    For a file: ``path`` must not be an existing directory, and its directory
+    must exist and accept a new file, or be creatable (its nearest existing
+    ancestor is a directory that accepts one). For a directory
+    (``directory=True``): the same for the directory itself. Raises
     :class:`OutputPathError` naming ``name``.
     """
     p = Path(path)
@@ -124,13 +124,13 @@ def check_output(path: str | os.PathLike, *, name: str, directory: bool = False)
     blocked = blocked_parent(folder / "_")
     if blocked:
         raise fail(blocked)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".fairaudit-write-check.", dir=folder)
+    existing = next(d for d in [folder, *folder.parents] if d.exists())
+    try:  # a real probe: permissions bits do not tell on read-only mounts or for root
+        fd, probe = tempfile.mkstemp(prefix=".fairaudit-write-check.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise fail(_why(exc)) from None
+        raise fail(f"{str(existing)!r}: {_why(exc)}" if existing != folder else _why(exc)) from None
     if not directory and p.exists() and not os.access(p, os.W_OK):
         # the rename of an atomic write would replace it, but a read-only file says "keep me"
         raise fail("the file exists and is read-only")

@@ -387,6 +387,7 @@ def test_a_write_that_fails_at_the_end_saves_the_work_elsewhere(pop_file, tmp_pa
     import fairaudit.verification as v
 
     out_dir = tmp_path / "out"
+    out_dir.mkdir()
     real = v.verification_audit
 
     def audit_then_break_the_output(*args, **kwargs):

@@ -120,8 +120,11 @@ def cmd_study_diveface(args: argparse.Namespace) -> int:
         raise FairauditInputError(NEEDS_INPUT)
     if args.root is not None and args.embeddings is not None:
         raise FairauditInputError(BOTH_INPUTS)
+    from fairaudit.io import check_output
+
     start = time.perf_counter()
-    out = Path(args.out)
+    # the study takes minutes to hours: its output directory is checked before anything runs
+    out = check_output(args.out, name="--out", directory=True)
     extractor = None
     if args.root is not None or args.photos:
         extractor = VGGFace2ResNet50(args.weights, args.detector, detect=args.detect_dataset,
