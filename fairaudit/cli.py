@@ -64,9 +64,9 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
     if fmt in (None, "embeddings") and suffix == ".npz":
         return EmbeddingSet.load(p, out_of_core=out_of_core)
     if fmt in (None, "embeddings") and suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from .embeddings import parquet_has_embeddings
 
-        if "embedding" in pq.read_schema(p).names:
+        if parquet_has_embeddings(p):
             return EmbeddingSet.load(p, out_of_core=out_of_core)
     from .scores import ScoreSet
 
@@ -119,10 +119,10 @@ def _read_labels_csv(path: str, option: str):
     try:
         # keep_default_na=False: "NA" or "None" are labels (e.g. North America), not gaps
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise FairauditInputError(
-            f"{option}: {path!r} is not UTF-8 text (byte {exc.start}). Fix: re-save it as UTF-8, e.g. "
-            f"iconv -f latin1 -t utf-8 {path} > fixed.csv.") from None
+    except UnicodeDecodeError:
+        from .scores import _utf8_error
+
+        raise FairauditInputError(f"{option}: {_utf8_error(Path(path))}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise FairauditInputError(
             f"{option}: {path!r} is not a readable CSV table ({str(exc).strip().splitlines()[0]}). Fix: write "

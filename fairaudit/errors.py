@@ -53,6 +53,35 @@ ATTRIBUTE_RESERVED = (
     "attribute column {column!r} clashes with a reserved name ({reserved}). Fix: "
     "rename the column."
 )
+EMB_COMPLEX = (
+    "embeddings must hold real numbers; got dtype {dtype}, and casting would silently drop the "
+    "imaginary part. Fix: decide what it means: np.hstack([emb.real, emb.imag]) keeps it as extra "
+    "features, emb.real drops it."
+)
+EMB_OUT_OF_FLOAT32 = (
+    "embeddings has {count} row(s) whose values {problem} float32's range (first rows: {rows}); "
+    "fairaudit computes in float32, where they would become {becomes}. Fix: rescale each row, e.g. "
+    "emb / np.abs(emb).max(axis=1, keepdims=True): cosine similarity is scale-invariant per row, "
+    "so no score changes."
+)
+EMPTY_VALUES = (
+    "{name} has {count} empty or blank value(s) (first rows: {rows}); an empty label would "
+    "silently become a group or identity of its own. Fix: fill them or drop those samples "
+    "before building the set; fairaudit never drops rows silently."
+)
+LABELS_DIFFER_BY_SPACE = (
+    "{name} has labels that differ only by leading or trailing spaces ({examples}); they would "
+    "count as different {what}. Fix: strip the spaces from the labels (e.g. "
+    "labels.str.strip()), or make the labels really different."
+)
+LABEL_NOT_SEQUENCE = (
+    "{name} must give one value per {per}; got {value} (type {type}). Fix: pass a list or "
+    "array with one value per {per}."
+)
+ATTRIBUTE_NAMES_CLASH = (
+    "attributes has several columns named {names} (names are compared as text). Fix: give "
+    "every attribute column a unique name."
+)
 ATTRIBUTES_NOT_TABLE = (
     "attributes must be a pandas DataFrame or a mapping of column name to values; got "
     "{type}. Fix: pass pd.DataFrame({{'gender': [...], 'ethnicity': [...]}})."
@@ -63,6 +92,95 @@ FILE_NOT_FOUND = "{name}: file {path!r} does not exist. Fix: check the path."
 FILE_SUFFIX = (
     "{name}: cannot tell the format of {path!r} from its suffix {suffix!r}; expected "
     "one of {expected}. Fix: rename the file or pass format=..."
+)
+PATH_IS_DIRECTORY = (
+    "{name}: {path!r} is a directory, not a file. Fix: pass the {kind} file itself{inside}."
+)
+FILE_NOT_READABLE = "{name}: cannot read {path!r}: {why}. Fix: check the file's permissions."
+FILE_EMPTY = (
+    "{name}: {path!r} is empty (0 bytes), so it is not {kind} file; an interrupted write, copy "
+    "or download leaves such files. Fix: {fix}"
+)
+FILE_NOT_FORMAT = (
+    "{name}: {path!r} is not {kind} file: it starts with {head!r}{what}. Fix: {fix}"
+)
+IN_FILE = "{path!r}: {message}"
+NPZ_UNREADABLE = (
+    "{path!r} is a damaged .npz file ({detail}). Fix: write it again with EmbeddingSet.save() "
+    "from the original data."
+)
+NPZ_ARRAY_SHAPE = (
+    "{path!r} is not a valid EmbeddingSet file: the array {key!r} has shape {shape}, expected "
+    "{expected}. Fix: write it with EmbeddingSet.save()."
+)
+NPZ_ARRAY_DTYPE = (
+    "{path!r} is not a valid EmbeddingSet file: the array {key!r} has dtype {dtype}, expected "
+    "{expected}. Fix: write it with EmbeddingSet.save()."
+)
+NPZ_LENGTHS_DIFFER = (
+    "{path!r} is not a valid EmbeddingSet file: its per-sample arrays have different lengths "
+    "({lengths}); each holds one entry per embedding row. Fix: write it again with "
+    "EmbeddingSet.save() from the original data."
+)
+NPZ_ATTRIBUTE_ARRAY_MISSING = (
+    "{path!r} is not a valid EmbeddingSet file: attribute_names lists {attribute!r}, but its "
+    "array {key!r} is missing (arrays present: {keys}). Fix: write it with EmbeddingSet.save()."
+)
+NPZ_ATTRIBUTE_NAMES_REPEATED = (
+    "{path!r} is not a valid EmbeddingSet file: attribute_names lists {names} more than once. "
+    "Fix: write it with EmbeddingSet.save()."
+)
+FORMAT_VERSION_NEWER = (
+    "{path!r} was written in format version {version!r}; this fairaudit reads version "
+    "{supported}. Fix: upgrade fairaudit (pip install -U fairaudit), or write the file again "
+    "with this version."
+)
+STORED_JSON_INVALID = (
+    "{path!r}: the stored {what} is not valid ({detail}). Fix: write the file again with "
+    "{writer}, or remove {what} from the file."
+)
+NPY_NOT_FLOAT = (
+    "file {path!r} holds {dtype} values; a memory-mapped .npy of embeddings must hold numeric "
+    "floats (float16, float32 or float64). Fix: save the embeddings as floats, e.g. "
+    "np.save(path, embeddings.astype(np.float32))."
+)
+NPY_TRUNCATED = (
+    "file {path!r} is cut short: its header announces shape {shape} of {dtype} ({need} bytes "
+    "of data), but only {have} bytes follow the header. Fix: copy or write the file again "
+    "(np.save)."
+)
+NPY_UNREADABLE = (
+    "file {path!r} is not a readable .npy file ({detail}). Fix: save a plain numeric array "
+    "with numpy.save()."
+)
+PARQUET_FILE_UNREADABLE = (
+    "{path!r} could not be read as Parquet ({detail}). Fix: write it again with "
+    "{writer}; a truncated copy or a file of another format gives this error."
+)
+PARQUET_EMBEDDING_TYPE = (
+    "{path!r}: column 'embedding' is {type}, not a list of numbers per row. Fix: write the file "
+    "with EmbeddingSet.save() (it stores a fixed-size list of float32)."
+)
+PARQUET_EMBEDDING_RAGGED = (
+    "{path!r}: the rows of column 'embedding' have different lengths ({lengths}; first rows "
+    "whose length differs from row 0: {rows}); every embedding needs the same number of "
+    "features. Fix: re-extract those samples with the same model, or drop them before saving."
+)
+PARQUET_EMBEDDING_NULL = (
+    "{path!r}: column 'embedding' has {count} missing row(s) (first rows: {rows}). Fix: drop or "
+    "re-extract these samples; fairaudit never drops rows silently."
+)
+PARQUET_NOT_FIXED_SIZE = (
+    "{path!r}: column 'embedding' is {type}, not a fixed-size list of floats, so it cannot be "
+    "read out of core. Fix: write the file with EmbeddingSet.save(), or load it with "
+    "out_of_core=False."
+)
+PARQUET_LABEL_TYPE = (
+    "{path!r}: column {column!r} is {type}; a label column must hold one plain value (text or "
+    "number) per row. Fix: store one plain value per row, e.g. write the file with {writer}."
+)
+PARQUET_DUPLICATE_COLUMNS = (
+    "{path!r} has duplicated column name(s) {columns}. Fix: give every column a unique name."
 )
 NPZ_NEEDS_PICKLE = (
     "{path!r} stores object arrays that can only be read with pickle, which fairaudit "

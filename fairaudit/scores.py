@@ -12,6 +12,8 @@ import csv
 import json
 import math
 import os
+import re
+import shlex
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from . import errors
-from .io import atomic_write
+from .embeddings import check_label_text, parquet_metadata
+from .io import OUTPUT_NOT_WRITABLE, OutputPathError, atomic_write, check_output
 
 # --- message templates --------------------------------------------------------
 TABLE_NOT_FRAME = (
@@ -49,6 +52,11 @@ ATTRIBUTE_COLUMNS_MISSING = (
 SCORE_NOT_NUMERIC = (
     "score must hold numbers (higher = more similar); got dtype {dtype}{detail}. Fix: "
     "clean those values and convert with pd.to_numeric(table['score'])."
+)
+SCORE_COMPLEX = (
+    "score must hold real numbers; got dtype {dtype}, and casting would silently drop the "
+    "imaginary part. Fix: pass the real similarity scores (np.real(score) if every imaginary "
+    "part is 0)."
 )
 SCORE_NON_FINITE = (
     "score has {count} NaN or infinite value(s) (first rows: {rows}). Fix: drop or "
@@ -139,7 +147,22 @@ FORMAT_UNDETECTED = (
 LINE_FIELDS = (
     "{path!r} line {line}: expected {expected} whitespace-separated fields ({layout}), "
     "found {found}: {content!r}. Fix: correct or remove that line; fairaudit never skips "
-    "bad lines silently."
+    "bad lines silently.{hint}"
+)
+#: hint of LINE_FIELDS when a line has the field count of the other Bob text format
+LINE_FIELDS_OTHER_FORMAT = (
+    " If every line has {found} fields, the file is {other}: pass format={other!r} (CLI: "
+    "--format {other})."
+)
+#: hint of LINE_FIELDS when the format was detected from the first line
+LINE_FIELDS_DETECTED = " (The format {format} was detected from line {first}, which has {expected} fields.)"
+LINE_EXTRA_FIELD = (
+    "{path!r} line {line}: found 5 whitespace-separated fields, expected 4 (claimed_id real_id "
+    "test_label score): the 5th field {value!r} is not a score but the 4th, {fourth!r}, is, so "
+    "this looks like a 4-column line with one field too many (the format was detected as "
+    "bob-5col from its field count): {content!r}. Fix: remove the extra field; if the file really "
+    "is 5-column (claimed_id model_label real_id test_label score), correct that line's score "
+    "and pass format='bob-5col' (CLI: --format bob-5col)."
 )
 LINE_SCORE = (
     "{path!r} line {line}: the score {value!r} {problem}: {content!r}. Fix: correct or "
@@ -154,6 +177,47 @@ CSV_BAD_CELL = (
     "remove that line; fairaudit never skips bad lines silently."
 )
 CSV_UNREADABLE = "{path!r} could not be read as CSV: {detail}. Fix: check the file."
+#: hints appended to "is not a number" for a score that almost is one
+DECIMAL_COMMA_HINT = " (it has a decimal comma; fairaudit reads a decimal point, e.g. {fixed!r})"
+UNDERSCORE_HINT = " (digits grouped with '_' are ambiguous; write the plain number)"
+TEXT_NOT_UTF8 = (
+    "{path!r} is not UTF-8 text: byte {offset} (line {line}) is {bad}, which UTF-8 cannot "
+    "decode{guess}. Fix: re-save the file as UTF-8, e.g. iconv -f {source} -t UTF-8 {quoted} > "
+    "{converted} ({source} is a guess: use the encoding the file was written in)."
+)
+TEXT_HAS_NUL = (
+    "{path!r} is not plain text: it holds NUL bytes (the first at byte {offset}, line {line}), "
+    "as UTF-16 text does. Fix: re-save the file as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 "
+    "{quoted} > {converted}."
+)
+SCORE_FILE_EMPTY = (
+    "{path!r} is empty ({detail}): it holds no comparison. A score file has one comparison per "
+    "line: Bob's 4-column text (claimed_id real_id test_label score), 5-column text "
+    "(claimed_id model_label real_id test_label score), or a CSV with a header (score, "
+    "identity_a, identity_b, or Bob's bio_ref_subject_id, probe_subject_id, score). Fix: check "
+    "that the program that wrote it finished, and pass the file it wrote."
+)
+SCORE_FILE_NO_ROWS = (
+    "{path!r} has {what} but no comparison row, so there is nothing to audit. Fix: check that "
+    "the program that wrote it finished, and pass the file it wrote."
+)
+NO_ATTRIBUTES_IN_FILE = (
+    "by={value!r}: {path!r} (read as {format}) carries no attributes{why}, so there are no "
+    "groups to compare. Fix: pass identity_attributes= to ScoreSet.read, a table with one row "
+    "per identity and one column per attribute (CLI: --identity-attributes people.csv, a CSV "
+    "with an identity column)."
+)
+NO_ATTRIBUTES = (
+    "by={value!r}: this ScoreSet carries no attributes, so there are no groups to compare. Fix: "
+    "build it with attributes: X_a and X_b columns, attributes_a=/attributes_b= of from_arrays, "
+    "or ScoreSet.from_identity_table(pairs, people)."
+)
+IDENTITY_TABLE_EMPTY_VALUES = (
+    "identity_attributes has {count} empty or blank value(s) in column {column!r} for "
+    "identities that the comparisons use (first: {identities}); an empty label would silently "
+    "become a group of its own. Fix: fill them, or drop those identities and their "
+    "comparisons; fairaudit never drops rows silently."
+)
 PARQUET_UNREADABLE = (
     "{path!r} could not be read as Parquet: {detail}. Fix: check the file, or write it "
     "with ScoreSet.save()."
@@ -239,17 +303,28 @@ def _encode(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
             errors.MISSING_VALUES.format(name=name, count=missing.size, rows=_first(missing))
         )
     text = np.asarray([str(u) for u in uniques], dtype=object)
+    blank = np.flatnonzero([not t.strip() for t in text])
+    if blank.size:  # an empty label would be a person or group named ''
+        rows = np.flatnonzero(np.isin(codes, blank))
+        raise errors.FairauditInputError(
+            errors.EMPTY_VALUES.format(name=name, count=rows.size, rows=_first(rows))
+        )
     merged_codes, merged = pd.factorize(text)  # distinct raw values with the same text
     if len(merged) != len(text):
         codes = merged_codes[codes]
     return np.asarray(codes, dtype=np.intp), np.asarray(merged, dtype=str)
 
 
-def _shared(a: tuple[np.ndarray, np.ndarray],
-            b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Re-code two encoded columns on one set of categories."""
+def _shared(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *, name: str,
+            what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Re-code two encoded columns on one set of categories.
+
+    Labels that differ only by surrounding spaces (``'p1'`` on side a, ``'p1 '``
+    on side b) are refused: they would silently make a genuine pair an impostor one.
+    """
     (codes_a, cats_a), (codes_b, cats_b) = a, b
     cats = pd.unique(np.concatenate([cats_a.astype(object), cats_b.astype(object)]))
+    check_label_text(np.asarray(cats, dtype=object), name=name, what=what)
     index = pd.Index(cats, dtype=object)
     map_a = index.get_indexer(cats_a.astype(object))
     map_b = index.get_indexer(cats_b.astype(object))
@@ -262,7 +337,10 @@ def _scores(values: Any) -> np.ndarray:
         out = values.astype(np.float64)
     else:
         series = values if isinstance(values, pd.Series) else pd.Series(values)
-        if pd.api.types.is_bool_dtype(series.dtype):
+        kind = getattr(series.dtype, "kind", "O")
+        if kind == "c":
+            raise errors.FairauditInputError(SCORE_COMPLEX.format(dtype=series.dtype))
+        if pd.api.types.is_bool_dtype(series.dtype) or kind in "mM":
             raise errors.FairauditInputError(SCORE_NOT_NUMERIC.format(dtype=series.dtype, detail=""))
         if pd.api.types.is_numeric_dtype(series.dtype):
             out = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -278,6 +356,8 @@ def _scores(values: Any) -> np.ndarray:
                                 f"{_first(bad)}; values: {shown})"),
                     )
                 )
+            if getattr(converted.dtype, "kind", "") == "c":  # Python complex numbers in an object column
+                raise errors.FairauditInputError(SCORE_COMPLEX.format(dtype=f"{series.dtype} (complex values)"))
             out = converted.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
@@ -357,19 +437,126 @@ def _check_names(names: Sequence[str]) -> None:
 
 def _existing(path: str | os.PathLike) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise errors.FairauditInputError(
+            errors.PATH_IS_DIRECTORY.format(name="path", path=str(path), kind="score", inside=""))
     if not path.is_file():
         raise errors.FairauditInputError(errors.FILE_NOT_FOUND.format(name="path", path=str(path)))
     return path
 
 
-def _in_file(path: Path, fmt: str, build: Callable[[], "ScoreSet"]) -> "ScoreSet":
-    """Run ``build``; prefix any input error with the file and format it came from."""
+def _clip(text: str, limit: int = 200) -> str:
+    """A line as a message shows it: whole when short, else its start and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _parse_score(text: str) -> float | None:
+    """``text`` as a float, or None. Stricter than float(): '0_5' (which float() reads as 5.0)
+    is not a number."""
+    if "_" in text:
+        return None
     try:
-        return build()
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _number_problem(raw: str) -> str:
+    """Why ``raw`` is not a score, with a hint when it almost is one."""
+    text = raw.strip()
+    if re.fullmatch(r"[+-]?\d*,\d+", text):
+        return "is not a number" + DECIMAL_COMMA_HINT.format(fixed=text.replace(",", "."))
+    if "_" in text and _parse_score(text.replace("_", "")) is not None:
+        return "is not a number" + UNDERSCORE_HINT
+    return "is not a number"
+
+
+# --- text encoding ----------------------------------------------------------------
+def _first_bad_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int, bytes] | None:
+    """Byte offset, line number and bytes of the first invalid UTF-8 sequence in ``path``."""
+    base, line, carry = 0, 1, b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            data = carry + chunk
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                cut = exc.reason == "unexpected end of data" and exc.end == len(data)
+                if not (cut and chunk):  # a real error, not a character split by the chunk boundary
+                    return base + exc.start, line + data[:exc.start].count(b"\n"), data[exc.start:exc.end]
+                good = exc.start
+            line += data[:good].count(b"\n")
+            base += good
+            carry = data[good:]
+
+
+def _utf8_error(path: Path) -> errors.FairauditInputError:
+    """The message for a file that is not UTF-8: where the first bad byte is, and the fix."""
+    located = _first_bad_utf8(path)
+    offset, line, bad = located if located is not None else (0, 1, b"")
+    with open(path, "rb") as fh:
+        utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    shown = " ".join(f"0x{b:02x}" for b in bad[:4]) or "?"
+    if utf16:
+        guess, source = " (the file starts with a UTF-16 byte-order mark)", "UTF-16"
+    else:
+        char = bad[:1].decode("latin-1")
+        guess = f" (in Latin-1 it would be {char!r})" if char.isprintable() else ""
+        source = "LATIN1"
+    return errors.FairauditInputError(TEXT_NOT_UTF8.format(
+        path=str(path), offset=offset, line=line, bad=shown, guess=guess, source=source,
+        quoted=shlex.quote(str(path)), converted=shlex.quote(_converted_name(path))))
+
+
+def _converted_name(path: Path) -> str:
+    return str(path.with_name(f"{path.stem}-utf8{path.suffix}"))
+
+
+def _check_text_head(path: Path, head: bytes, full: bool) -> None:
+    """Refuse a file whose first bytes are not UTF-8 text (another encoding, or UTF-16)."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if full or not (exc.reason == "unexpected end of data" and exc.end == len(head)):
+            raise _utf8_error(path) from None
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise errors.FairauditInputError(TEXT_HAS_NUL.format(
+            path=str(path), offset=nul, line=head[:nul].count(b"\n") + 1,
+            quoted=shlex.quote(str(path)), converted=shlex.quote(_converted_name(path))))
+
+
+def _require_content(path: Path) -> None:
+    """Refuse a file that is empty or holds only blank lines: it holds no comparison."""
+    size = path.stat().st_size
+    if size == 0:
+        raise errors.FairauditInputError(SCORE_FILE_EMPTY.format(path=str(path), detail="0 bytes"))
+    if _first_content_line(path) is None:
+        raise errors.FairauditInputError(
+            SCORE_FILE_EMPTY.format(path=str(path), detail=f"{size} bytes, only blank lines"))
+
+
+def _in_file(path: Path, fmt: str, build: Callable[[], "ScoreSet"]) -> "ScoreSet":
+    """Run ``build``; prefix any input error with the file and format it came from, and record
+    them on the set (:attr:`ScoreSet.source`)."""
+    try:
+        built = build()
     except errors.FairauditInputError as exc:
         raise errors.FairauditInputError(
             READ_CONTEXT.format(path=str(path), format=fmt, message=str(exc))
         ) from None
+    built._source = (str(path), fmt)
+    return built
+
+
+def _header_of(path: Path, pairs: pd.DataFrame) -> list[str]:
+    """The header of a CSV file as written (the columns of ``pairs`` are renamed ones)."""
+    first = _first_content_line(path)
+    return _csv_header(first) if first is not None else list(pairs.columns)
 
 
 # --- CSV helpers ----------------------------------------------------------------
@@ -419,13 +606,12 @@ def _csv_row_location(path: Path, row: int, skipinitialspace: bool) -> tuple[int
     return row + 2, "<line not found>"
 
 
-def _first_content_line(path: Path, limit: int = 1000) -> str | None:
+def _first_content_line(path: Path) -> str | None:
+    """The first non-blank line of a text file (without its line end), or None."""
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for i, line in enumerate(fh):
+        for line in fh:
             if line.strip():
                 return line.rstrip("\r\n")
-            if i >= limit:
-                break
     return None
 
 
@@ -439,9 +625,8 @@ def _read_csv(path: Path, *, skipinitialspace: bool) -> pd.DataFrame:
     Empty cells are NaN. If ``score`` does not parse as numbers the file is
     read again with ``score`` as str, so that the bad cell can be reported.
     """
-    first = _first_content_line(path)
-    if first is None:
-        raise errors.FairauditInputError(CSV_UNREADABLE.format(path=str(path), detail="the file is empty"))
+    _require_content(path)
+    first = _first_content_line(path) or ""
     header = next(csv.reader([first], skipinitialspace=skipinitialspace))
     frame = _read_csv_arrow(path, header)
     if frame is not None:
@@ -458,9 +643,11 @@ def _read_csv(path: Path, *, skipinitialspace: bool) -> pd.DataFrame:
             frame = pd.read_csv(path, dtype=str, **options)
     except pd.errors.EmptyDataError:
         raise errors.FairauditInputError(
-            CSV_UNREADABLE.format(path=str(path), detail="the file is empty")
+            SCORE_FILE_EMPTY.format(path=str(path), detail="only blank lines")
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise _utf8_error(path) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         raise errors.FairauditInputError(
             CSV_UNREADABLE.format(path=str(path), detail=str(exc).strip())
         ) from None
@@ -498,18 +685,22 @@ def _read_csv_arrow(path: Path, header: list[str]) -> pd.DataFrame | None:
 
 
 def _csv_cells(path: Path, frame: pd.DataFrame, columns: Sequence[str], *,
-               skipinitialspace: bool, empty: str = "is empty") -> np.ndarray:
-    """Check that ``columns`` have no empty cell and that ``score`` is finite; return scores."""
+               skipinitialspace: bool, empty: str = "is empty or blank") -> np.ndarray:
+    """Check that ``columns`` have no empty or blank cell and that ``score`` is finite; return scores."""
 
     def fail(row: int, column: str, problem: str) -> None:
         line, content = _csv_row_location(path, row, skipinitialspace)
         raise errors.FairauditInputError(
             CSV_BAD_CELL.format(path=str(path), line=line, column=column, problem=problem,
-                                content=content)
+                                content=_clip(content))
         )
 
     for column in ("score", *columns):
-        missing = np.flatnonzero(frame[column].isna().to_numpy())
+        cells = frame[column]
+        absent = cells.isna().to_numpy()
+        if column != "score" and not pd.api.types.is_numeric_dtype(cells.dtype):
+            absent = absent | (cells.fillna("-").astype(str).str.strip() == "").to_numpy()
+        missing = np.flatnonzero(absent)
         if missing.size:
             fail(int(missing[0]), column, f"{empty} ({missing.size} such row(s) in the file)")
     text = frame["score"]
@@ -526,10 +717,10 @@ def _csv_cells(path: Path, frame: pd.DataFrame, columns: Sequence[str], *,
         cells = next(csv.reader([content], skipinitialspace=skipinitialspace), [])
         header = list(frame.columns)
         raw = cells[header.index("score")] if len(cells) == len(header) else str(text.iloc[first])
-        problem = "is not a number" if math.isnan(values[first]) and raw.strip().lower() not in (
+        problem = _number_problem(raw) if math.isnan(values[first]) and raw.strip().lower() not in (
             "nan", "+nan", "-nan") else "is not finite"
         raise errors.FairauditInputError(
-            CSV_BAD_CELL.format(path=str(path), line=line, column="score", content=content,
+            CSV_BAD_CELL.format(path=str(path), line=line, column="score", content=_clip(content),
                                 problem=f"holds {raw!r}, which {problem} ({bad.size} such "
                                         "row(s) in the file)")
         )
@@ -554,9 +745,7 @@ def _read_text_arrow(path: Path, ncols: int) -> tuple[list[Any], np.ndarray] | N
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    first = _first_content_line(path)
-    if first is None:
-        return [[] for _ in range(ncols - 1)], np.zeros(0, dtype=np.float64)
+    first = _first_content_line(path) or ""
     delimiter = "\t" if "\t" in first and " " not in first else " "
     names = [f"f{i}" for i in range(ncols)]
     try:
@@ -581,39 +770,61 @@ def _read_text_arrow(path: Path, ncols: int) -> tuple[list[Any], np.ndarray] | N
     return labels, np.asarray(scores, dtype=np.float64)
 
 
-def _read_text_scores(path: Path, ncols: int) -> tuple[list[Any], np.ndarray]:
-    """Parse a Bob 4- or 5-column text file; return its label columns and scores."""
+def _read_text_scores(path: Path, ncols: int, *, detected: bool = False) -> tuple[list[Any], np.ndarray]:
+    """Parse a Bob 4- or 5-column text file; return its label columns and scores.
+
+    ``detected`` says that ``ncols`` was guessed from the first non-blank
+    line, so that an error can say so.
+    """
+    _require_content(path)
     fast = _read_text_arrow(path, ncols)
     if fast is not None:
         return fast
     labels: list[list[str]] = [[] for _ in range(ncols - 1)]
     appenders = [store.append for store in labels]
     scores: list[float] = []
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            fields = line.split()
-            if len(fields) != ncols:
+    first = 0
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                fields = line.split()
                 if not fields:
                     continue
-                raise errors.FairauditInputError(
-                    LINE_FIELDS.format(path=str(path), line=lineno, expected=ncols,
-                                       layout=_TEXT_LAYOUT[ncols], found=len(fields),
-                                       content=line.rstrip("\r\n"))
-                )
-            try:
-                score = float(fields[-1])
-            except ValueError:
-                score = None
-            if score is None or not math.isfinite(score):
-                raise errors.FairauditInputError(
-                    LINE_SCORE.format(path=str(path), line=lineno, value=fields[-1],
-                                      problem="is not a number" if score is None else "is not finite",
-                                      content=line.rstrip("\r\n"))
-                )
-            for append, value in zip(appenders, fields):
-                append(value)
-            scores.append(score)
+                first = first or lineno
+                if len(fields) != ncols:
+                    raise errors.FairauditInputError(
+                        _wrong_field_count(path, lineno, line, ncols, len(fields), detected, first))
+                score = _parse_score(fields[-1])
+                if score is None and detected and ncols == 5 and lineno == first and (
+                        _parse_score(fields[3]) is not None):
+                    raise errors.FairauditInputError(LINE_EXTRA_FIELD.format(
+                        path=str(path), line=lineno, value=fields[4], fourth=fields[3],
+                        content=_clip(line.rstrip("\r\n"))))
+                if score is None or not math.isfinite(score):
+                    raise errors.FairauditInputError(
+                        LINE_SCORE.format(path=str(path), line=lineno, value=_clip(fields[-1], 40),
+                                          problem=(_number_problem(fields[-1]) if score is None
+                                                   else "is not finite"),
+                                          content=_clip(line.rstrip("\r\n")))
+                    )
+                for append, value in zip(appenders, fields):
+                    append(value)
+                scores.append(score)
+    except UnicodeDecodeError:
+        raise _utf8_error(path) from None
     return labels, np.asarray(scores, dtype=np.float64)
+
+
+def _wrong_field_count(path: Path, lineno: int, line: str, ncols: int, found: int, detected: bool,
+                       first: int) -> str:
+    other = 9 - ncols  # the other Bob text format: 4 <-> 5
+    hint = ""
+    if detected:
+        hint = LINE_FIELDS_DETECTED.format(format=f"bob-{ncols}col", first=first, expected=ncols)
+    elif found == other:
+        hint = LINE_FIELDS_OTHER_FORMAT.format(found=found, other=f"bob-{other}col")
+    return LINE_FIELDS.format(path=str(path), line=lineno, expected=ncols, layout=_TEXT_LAYOUT[ncols],
+                              found=found, content=_clip(line.rstrip("\r\n")), hint=hint)
 
 
 class ScoreSet:
@@ -704,7 +915,8 @@ class ScoreSet:
         self._score = _scores(score)
         n = len(self._score)
         ida, idb, id_cats = _shared(_encode(identity_a, "identity_a"),
-                                    _encode(identity_b, "identity_b"))
+                                    _encode(identity_b, "identity_b"),
+                                    name="identity_a/identity_b", what="identities")
         same = ida == idb
         if genuine is not None:
             flags = _genuine(genuine)
@@ -720,7 +932,8 @@ class ScoreSet:
         self._attrs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._per_identity: dict[str, np.ndarray] = {}
         for name, (values_a, values_b) in attributes.items():
-            va, vb, cats = _shared(_encode(values_a, f"{name}_a"), _encode(values_b, f"{name}_b"))
+            va, vb, cats = _shared(_encode(values_a, f"{name}_a"), _encode(values_b, f"{name}_b"),
+                                   name=f"{name}_a/{name}_b", what="groups")
             vals = np.concatenate([va, vb])
             per_identity = _value_per_identity(ids, len(id_cats), vals, len(cats))
             if per_identity is None:
@@ -733,6 +946,7 @@ class ScoreSet:
         self._genuine = np.ascontiguousarray(same)
         self._ids = (ida, idb, id_cats)
         self._names = list(attributes)
+        self._source: tuple[str, str] | None = None
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         for arr in (self._score, self._genuine):
             arr.flags.writeable = False
@@ -841,6 +1055,16 @@ class ScoreSet:
         if isinstance(values, pd.DataFrame):
             frame = values.reset_index(drop=True)
         elif isinstance(values, Mapping):
+            for k, v in values.items():  # named here: a DataFrame would only say "not the same length"
+                if isinstance(v, (str, bytes)):
+                    raise errors.FairauditInputError(errors.LABEL_NOT_SEQUENCE.format(
+                        name=f"{name}[{str(k)!r}]", per="comparison", type=type(v).__name__,
+                        value=repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."))
+                sized = isinstance(v, (list, tuple, pd.Series, pd.Index)) or (
+                    isinstance(v, np.ndarray) and v.ndim == 1)
+                if sized and len(v) != n:
+                    raise errors.FairauditInputError(
+                        ARRAY_LENGTH_MISMATCH.format(name=f"{name}[{str(k)!r}]", got=len(v), n=n))
             try:
                 frame = pd.DataFrame({
                     k: (v.to_numpy() if isinstance(v, pd.Series) else
@@ -911,7 +1135,8 @@ class ScoreSet:
             return pairs.iloc[:, position[column]]
 
         ida, idb, id_cats = _shared(_encode(get("identity_a"), "identity_a"),
-                                    _encode(get("identity_b"), "identity_b"))
+                                    _encode(get("identity_b"), "identity_b"),
+                                    name="identity_a/identity_b", what="identities")
 
         table = identity_attributes.copy()
         table.columns = [str(c) for c in table.columns]
@@ -949,6 +1174,13 @@ class ScoreSet:
                                                          identities=sorted(empty)[:5])
                 )
         values = table.astype(str)
+        for column in values.columns:
+            blank = values.index[(values[column].str.strip() == "").to_numpy()]
+            if len(blank):
+                raise errors.FairauditInputError(
+                    IDENTITY_TABLE_EMPTY_VALUES.format(count=len(blank), column=column,
+                                                       identities=sorted(blank)[:5])
+                )
         values = values[~values.reset_index().duplicated().to_numpy()]
         repeated = values.index[values.index.duplicated()]
         if len(repeated):
@@ -1003,6 +1235,35 @@ class ScoreSet:
     def attribute_names(self) -> list[str]:
         """Names of the attributes, in table order."""
         return list(self._names)
+
+    @property
+    def source(self) -> tuple[str, str] | None:
+        """``(path, format)`` of the file the set was read from, or None for a set built in memory."""
+        return self._source
+
+    def resolve_by(self, by: Any) -> tuple[str, ...]:
+        """``by`` checked against the attributes, as a tuple of names.
+
+        Like :func:`fairaudit.groups.normalize_by`, except that a set with no
+        attribute at all gets a message that says where attributes come from
+        (for a Bob text file: ``identity_attributes=``, or
+        ``--identity-attributes`` on the command line) instead of "available
+        attributes: []".
+        """
+        from .groups import normalize_by
+
+        empty_by = by is None or (not isinstance(by, str) and hasattr(by, "__len__") and len(by) == 0)
+        if self._names or empty_by:
+            return normalize_by(by, self._names)
+        if self._source is None:
+            raise errors.FairauditInputError(NO_ATTRIBUTES.format(value=by))
+        path, fmt = self._source
+        why = {"bob-4col": ": Bob's 4-column format has no attribute columns",
+               "bob-5col": ": Bob's 5-column format has no attribute columns",
+               "bob-csv": ": no metadata column is present as both bio_ref_X and probe_X"}.get(
+            fmt, ": no pair of columns X_a and X_b")
+        raise errors.FairauditInputError(
+            NO_ATTRIBUTES_IN_FILE.format(value=by, path=path, format=fmt, why=why))
 
     @property
     def scores(self) -> np.ndarray:
@@ -1098,7 +1359,9 @@ class ScoreSet:
         The file has the columns of :attr:`table` (``genuine`` is written as
         ``true``/``false`` in CSV); :meth:`read` reads it back (formats
         ``fairaudit-csv`` and ``fairaudit-parquet``) with identical scores.
-        Returns the path written.
+        Returns the path written. A path that cannot be written (a directory,
+        a path under a regular file, no permission) raises
+        :class:`~fairaudit.io.OutputPathError`.
         """
         path = Path(path)
         suffix = path.suffix.lower()
@@ -1107,20 +1370,26 @@ class ScoreSet:
                 errors.FILE_SUFFIX.format(name="path", path=str(path), suffix=suffix,
                                           expected=", ".join(_SUFFIXES))
             )
+        check_output(path, name="path")
         arrow = self._arrow()
-        if suffix == ".csv":
-            import pyarrow.csv as pcsv
+        try:
+            if suffix == ".csv":
+                import pyarrow.csv as pcsv
 
-            with atomic_write(path) as tmp:
-                pcsv.write_csv(arrow, tmp)
-        else:
-            import pyarrow.parquet as pq
+                with atomic_write(path) as tmp:
+                    pcsv.write_csv(arrow, tmp)
+            else:
+                import pyarrow.parquet as pq
 
-            meta = {b"fairaudit": json.dumps({"kind": "ScoreSet",
-                                               "format_version": _FORMAT_VERSION,
-                                               "attributes": self._names}).encode()}
-            with atomic_write(path) as tmp:
-                pq.write_table(arrow.replace_schema_metadata(meta), tmp)
+                meta = {b"fairaudit": json.dumps({"kind": "ScoreSet",
+                                                   "format_version": _FORMAT_VERSION,
+                                                   "attributes": self._names}).encode()}
+                with atomic_write(path) as tmp:
+                    pq.write_table(arrow.replace_schema_metadata(meta), tmp)
+        except OSError as exc:  # e.g. the disk filled up, or the directory went away meanwhile
+            raise OutputPathError(OUTPUT_NOT_WRITABLE.format(
+                name="path", path=str(path), why=exc.strerror or type(exc).__name__,
+                what="file")) from None
         return path
 
     @classmethod
@@ -1172,7 +1441,7 @@ class ScoreSet:
             table = identity_attributes
             if attributes is not None:
                 table = cls._select_identity_columns(table, attributes)
-            return cls._read_text(path, 4 if fmt == "bob-4col" else 5, table)
+            return cls._read_text(path, 4 if fmt == "bob-4col" else 5, table, detected=format is None)
         if fmt == "bob-csv":
             pairs = cls._bob_csv_pairs(path, attributes)
         elif fmt == "fairaudit-csv":
@@ -1211,6 +1480,10 @@ class ScoreSet:
             keep += [f"{name}_{side}" for name in names for side in ("a", "b")]
             return cls.from_identity_table(pairs[keep], identity_attributes)
 
+        if len(pairs) == 0:
+            what = (f"the columns {list(pairs.columns)}" if fmt == "fairaudit-parquet"
+                    else f"a header ({', '.join(map(str, _header_of(path, pairs)))})")
+            raise errors.FairauditInputError(SCORE_FILE_NO_ROWS.format(path=str(path), what=what))
         return _in_file(path, fmt, build)
 
     @staticmethod
@@ -1218,14 +1491,13 @@ class ScoreSet:
         if path.suffix.lower() == ".parquet":
             return "fairaudit-parquet"
         with open(path, "rb") as fh:
-            if fh.read(4) == b"PAR1":
-                return "fairaudit-parquet"
-        first = _first_content_line(path)
-        if first is None:
-            raise errors.FairauditInputError(
-                FORMAT_UNDETECTED.format(path=str(path), reason="it has no non-blank line",
-                                         expected=list(FORMATS))
-            )
+            head = fh.read(1 << 16)
+            full = not fh.read(1)
+        if head[:4] == b"PAR1":
+            return "fairaudit-parquet"
+        _require_content(path)
+        _check_text_head(path, head, full)
+        first = _first_content_line(path) or ""
         header = _csv_header(first)
         if {"score", "identity_a", "identity_b"} <= set(header):
             return "fairaudit-csv"
@@ -1275,27 +1547,38 @@ class ScoreSet:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if path.stat().st_size == 0:
+            raise errors.FairauditInputError(SCORE_FILE_EMPTY.format(path=str(path), detail="0 bytes"))
         try:
             arrow = pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
             raise errors.FairauditInputError(
                 PARQUET_UNREADABLE.format(path=str(path), detail=str(exc).strip())
             ) from None
-        missing = [c for c in ("score", "identity_a", "identity_b") if c not in arrow.column_names]
+        names = list(arrow.column_names)
+        duplicated = sorted({c for c in names if names.count(c) > 1})
+        if duplicated:
+            raise errors.FairauditInputError(
+                errors.PARQUET_DUPLICATE_COLUMNS.format(path=str(path), columns=duplicated))
+        missing = [c for c in ("score", "identity_a", "identity_b") if c not in names]
         if missing:
             raise errors.FairauditInputError(
                 CSV_MISSING_COLUMNS.format(path=str(path), format="fairaudit-parquet",
-                                           missing=missing, found=arrow.column_names,
+                                           missing=missing, found=names,
                                            fix="write it with ScoreSet.save().")
             )
-        stored = None
-        meta = (arrow.schema.metadata or {}).get(b"fairaudit")
-        if meta is not None:
-            try:
-                stored = [str(n) for n in json.loads(meta.decode())["attributes"]]
-            except (ValueError, KeyError, TypeError):
-                stored = None
-        frame = pd.DataFrame({name: arrow.column(name).to_pandas() for name in arrow.column_names})
+        meta = parquet_metadata(path, arrow.schema, writer="ScoreSet.save()")
+        stored = meta.get("attributes")
+        if stored is not None and not (isinstance(stored, list) and all(isinstance(n, str) for n in stored)):
+            raise errors.FairauditInputError(errors.STORED_JSON_INVALID.format(
+                path=str(path), what="attribute list in the Parquet metadata 'fairaudit'",
+                detail=f"expected a list of names, got {stored!r}"[:200], writer="ScoreSet.save()"))
+        for name in names:
+            if name != "score" and pa.types.is_nested(arrow.schema.field(name).type):
+                raise errors.FairauditInputError(errors.PARQUET_LABEL_TYPE.format(
+                    path=str(path), column=name, type=arrow.schema.field(name).type,
+                    writer="ScoreSet.save()"))
+        frame = pd.DataFrame({name: arrow.column(name).to_pandas() for name in names})
         return frame, stored
 
     @classmethod
@@ -1338,7 +1621,7 @@ class ScoreSet:
         """
         path = _existing(path)
         pairs = cls._bob_csv_pairs(path, attributes)
-        return _in_file(path, "bob-csv", lambda: cls(pairs, attributes=None))
+        return cls._build(path, "bob-csv", pairs, None, None)
 
     @classmethod
     def _bob_csv_pairs(cls, path: Path, attributes: Sequence[str] | None) -> pd.DataFrame:
@@ -1439,9 +1722,9 @@ class ScoreSet:
         return cls._read_text(_existing(path), 5, identity_attributes)
 
     @classmethod
-    def _read_text(cls, path: Path, ncols: int,
-                   identity_attributes: pd.DataFrame | None) -> "ScoreSet":
-        labels, scores = _read_text_scores(path, ncols)
+    def _read_text(cls, path: Path, ncols: int, identity_attributes: pd.DataFrame | None, *,
+                   detected: bool = False) -> "ScoreSet":
+        labels, scores = _read_text_scores(path, ncols, detected=detected)
         claimed, real = labels[0], labels[1 if ncols == 4 else 2]
         def column(values: Any) -> Any:
             return values if isinstance(values, pd.Series) else np.asarray(values, dtype=object)

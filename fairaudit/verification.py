@@ -282,7 +282,7 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
     from .scores import ScoreSet
 
     if isinstance(data, ScoreSet):
-        by_t = normalize_by(by, data.attribute_names)
+        by_t = data.resolve_by(by)
         outside = np.abs(data.scores) > 1.0 + _MARGIN
         if outside.any():
             raise errors.FairauditInputError(SCORES_OUT_OF_RANGE.format(
@@ -514,8 +514,10 @@ def verification_audit(
     parse_threshold(threshold)
     _check_options(alpha, n_boot, ci, bin_width, tile)
     resolve_rng(random_state)
-    if hasattr(data, "attribute_names") and isinstance(data, _data_types()):
+    if isinstance(data, EmbeddingSet):
         normalize_by(by, data.attribute_names)
+    elif isinstance(data, _data_types()):
+        data.resolve_by(by)
     else:
         raise errors.FairauditInputError(errors.BAD_DATA_TYPE.format(type=type(data).__name__))
     with contextlib.ExitStack() as stack:

@@ -463,11 +463,17 @@ def test_read_foreign_parquet_infers_attributes(tmp_path):
 
 
 def test_read_empty_file_is_refused(tmp_path):
+    from fairaudit.scores import SCORE_FILE_EMPTY
+
     path = tmp_path / "empty.txt"
     path.write_text("\n\n")
-    _raises("cannot tell the format .* no non-blank line", ScoreSet.read, path)
-    _raises("no impostor comparison .* 0 row", ScoreSet.read_bob_4col, path,
-            identity_attributes=None)
+    want = SCORE_FILE_EMPTY.format(path=str(path), detail="2 bytes, only blank lines")
+    # the same answer whether the format is detected or given: the file holds no comparison
+    for read in (lambda: ScoreSet.read(path), lambda: ScoreSet.read_bob_4col(path, identity_attributes=None),
+                 lambda: ScoreSet.read(path, format="fairaudit-csv")):
+        with pytest.raises(FairauditInputError) as info:
+            read()
+        assert str(info.value) == want
 
 
 def test_from_arrays_refuses_scalar_attribute_values():
