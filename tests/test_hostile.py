@@ -519,3 +519,28 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_score_files_with_a_group_named_all_and_colliding_labels(pop):
+    """The ScoreSet route keys groups by value tuples too."""
+    n = len(pop)
+    ia, ib = np.triu_indices(n, k=1)
+    x = pop.normalized().astype(np.float64)
+    score = np.einsum("ij,ij->i", x[ia], x[ib])
+    attrs = pop.attributes
+
+    def scoreset(table):
+        return ScoreSet.from_arrays(score, identity_a=pop.identity[ia], identity_b=pop.identity[ib],
+                                    attributes_a=table.iloc[ia].reset_index(drop=True),
+                                    attributes_b=table.iloc[ib].reset_index(drop=True))
+
+    plain = verification_audit(scoreset(attrs), by=["gender", "ethnicity"], threshold={"fmr": 1e-2}, n_boot=0)
+    hostile = attrs.copy()
+    hostile["gender"] = hostile["gender"].map({"H": "a", "M": "a & b"})
+    hostile["ethnicity"] = hostile["ethnicity"].map({"A": "b & c", "B": "all", "N": "c"})
+    result = verification_audit(scoreset(hostile), by=["gender", "ethnicity"], threshold={"fmr": 1e-2}, n_boot=0)
+    back = {"gender": {"a": "H", "a & b": "M"}, "ethnicity": {"b & c": "A", "all": "B", "c": "N"}}
+    assert result.threshold == plain.threshold
+    assert rates_by_key(result, back) == rates_by_key(plain)
+    labels = list(result.by_group["label"])
+    assert len(set(labels)) == 6 and POOLED not in labels
