@@ -472,6 +472,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
                    help="registered extractor (default dlib-resnet; see 'fairaudit plugins')")
     c.add_argument("--threshold", type=float, metavar="T",
                    help="same person when score >= T (default: the extractor's; 0.91 for dlib-resnet)")
+    extraction.add_image_options(c)
     c.set_defaults(func=extraction.cmd_compare)
 
     x = sub.add_parser("extract", help="embed the faces of a dataset into an EmbeddingSet file",
@@ -487,6 +488,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     x.add_argument("--scheduler", metavar="ADDR",
                    help="partition the images over Dask workers: a scheduler address, 'processes' or 'threads'")
     x.add_argument("--workers", type=int, metavar="K", help="partition the images over a local Dask cluster of K processes")
+    extraction.add_image_options(x)
     x.set_defaults(func=extraction.cmd_extract)
 
     pl = sub.add_parser("plugins", help="list installed plugins and what each registers",

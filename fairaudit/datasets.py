@@ -150,6 +150,14 @@ CSV_MISSING_VALUES = (
     "{name}: {path!r} has {count} empty cell(s) in column {column!r} (first lines: "
     "{lines}). Fix: fill them; fairaudit never drops rows silently."
 )
+CSV_UNREADABLE = (
+    "{name}: {path!r} is not a readable CSV table ({problem}). Fix: write it as UTF-8 text with one "
+    "header line and one comma-separated row per line."
+)
+CSV_DUPLICATE_COLUMNS = (
+    "{name}: {path!r} has the column(s) {columns} more than once. Fix: rename or drop the duplicates; "
+    "fairaudit never picks one of them silently."
+)
 CSV_RESERVED_COLUMN = (
     "{name}: {path!r} has a column {column!r}, a name fairaudit reserves ({reserved}). "
     "Fix: rename it."
@@ -268,13 +276,41 @@ def _resolve_rng(random_state: Any) -> np.random.Generator:
         BAD_RANDOM_STATE.format(value=random_state, type=type(random_state).__name__))
 
 
-def _read_table(path: str) -> pd.DataFrame:
+def _read_table(path: str, *, name: str) -> pd.DataFrame:
     """Read a CSV with every cell as str; only empty cells count as missing.
 
     ``keep_default_na=False`` keeps labels such as ``NA`` or ``None`` as text: they
-    are legitimate attribute values, not gaps.
+    are legitimate attribute values, not gaps. A file that is not UTF-8 text, not
+    a table, empty, unreadable, or has a column name twice (which pandas would
+    rename silently to ``name.1``) raises a FairauditInputError naming ``name``.
     """
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    import csv
+
+    def fail(problem: str) -> FairauditInputError:
+        return FairauditInputError(CSV_UNREADABLE.format(name=name, path=path, problem=problem))
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            for row in reader:
+                # pandas would silently take the extra leading fields of such a row as its index
+                if len(row) > len(header):
+                    raise fail(f"line {reader.line_num} has {len(row)} fields, the header {len(header)}")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+                            index_col=False)
+    except UnicodeDecodeError as exc:
+        raise fail(f"it is not UTF-8 text: byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}") from None
+    except pd.errors.EmptyDataError:
+        raise fail("the file is empty") from None
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise fail(str(exc).strip().splitlines()[0]) from None
+    except OSError as exc:
+        raise fail((exc.strerror or type(exc).__name__).lower()) from None
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise FairauditInputError(CSV_DUPLICATE_COLUMNS.format(name=name, path=path, columns=dup))
+    return table
 
 
 def _require_columns(table: pd.DataFrame, columns: Sequence[str], *, name: str, path: str,
@@ -307,7 +343,9 @@ def _split_missing(manifest: pd.DataFrame, *, missing: str, source: str) -> tupl
 
     With ``missing='error'`` a missing file raises, listing the first ones.
     """
-    exists = np.fromiter((os.path.isfile(p) for p in manifest["path"]), dtype=bool,
+    # exists, not isfile: a directory or a pipe listed as an image is not "missing"; reading it
+    # says what it is
+    exists = np.fromiter((os.path.exists(p) for p in manifest["path"]), dtype=bool,
                          count=len(manifest))
     absent = manifest.loc[~exists]
     if len(absent) and missing == "error":
@@ -696,7 +734,7 @@ def load_folder(
                 name="attributes", path=table_name,
                 fix="write a CSV with a column 'identity' and one column per attribute there, "
                     "or pass attributes=PATH."))
-        table = _read_table(table_name)
+        table = _read_table(table_name, name="attributes")
     _require_columns(table, ["identity"], name="attributes", path=table_name,
                      extra=" (one row per identity, named like its folder)")
     _reject_reserved(table, ("path", "embedding"), name="attributes", path=table_name)
@@ -792,7 +830,7 @@ def load_csv(
     if not os.path.isfile(path):
         raise FairauditInputError(OPTION_FILE_NOT_FOUND.format(
             name="root", path=path, fix="write the manifest there or pass the CSV file itself."))
-    table = _read_table(path)
+    table = _read_table(path, name="root")
     _require_columns(table, REQUIRED_COLUMNS, name="root", path=path)
     _reject_reserved(table, RESERVED_COLUMNS, name="root", path=path)
     _require_filled(table, name="root", path=path)
@@ -825,7 +863,7 @@ def _read_pairs_csv(pairs: str | os.PathLike) -> pd.DataFrame:
         raise FairauditInputError(OPTION_FILE_NOT_FOUND.format(
             name="pairs", path=path,
             fix="pass a CSV with the columns path_a, path_b, genuine and optionally fold."))
-    table = _read_table(path)
+    table = _read_table(path, name="pairs")
     _require_columns(table, PAIR_COLUMNS, name="pairs", path=path)
     _require_filled(table, name="pairs", path=path)
     base = os.path.dirname(path)

@@ -32,9 +32,18 @@ time (ns): editing or replacing a file invalidates its entry. Each shard and
 SIGKILL) leaves complete shards and possibly a stale temporary file, which the
 next run ignores and removes. A rerun skips every image of a complete shard.
 Shards are plain ``.npz`` files without pickles. "No face found" failures are
-cached (detection is what costs); unreadable files are retried on every run,
-since reading them is cheap and the cause (permissions, a network mount) may
-be gone.
+cached (detection is what costs); unreadable, damaged and too large files are
+retried on every run, since checking them is cheap and the cause (permissions,
+a network mount, the ``max_pixels`` limit) may be gone. The namespace also
+depends on :data:`fairaudit.extractors.IMAGE_READER_VERSION`, so that
+embeddings computed from images read another way are never reused.
+
+A shard that cannot be read, or whose content is impossible (NaN or inf
+embeddings, all-zero rows, wrong shapes or types), is damaged: a warning names
+it, it is moved to ``DIR/<namespace>/damaged/`` (so that the warning is not
+repeated on every run) and its images are recomputed. A shard that cannot be
+written (a full disk) is warned about once; the run goes on without the cache
+and loses nothing.
 """
 
 from __future__ import annotations
@@ -60,15 +69,21 @@ import pandas as pd
 from . import __version__, plugins
 from .embeddings import EmbeddingSet
 from .errors import FairauditInputError
-from .io import atomic_write, write_text_atomic
+from .extractors import DEFAULT_MAX_PIXELS
+from .io import atomic_write, check_output, save_or_fallback, write_text_atomic
 
 __all__ = ["extract", "cache_info", "image_key", "resolve_extractor", "compare", "CompareResult",
-           "cmd_compare", "cmd_extract", "REASON_NO_FACE", "REASON_UNREADABLE"]
+           "cmd_compare", "cmd_extract", "REASON_NO_FACE", "REASON_UNREADABLE", "REASON_DAMAGED",
+           "REASON_TOO_LARGE"]
 
 #: reason of a failure row when the extractor finds no face
 REASON_NO_FACE = "no face found"
-#: prefix of the reason of a failure row when the file cannot be read
+#: reason of a failure row when the file cannot be read (missing, a directory, empty, not an image, ...)
 REASON_UNREADABLE = "unreadable image: {why}"
+#: reason of a failure row when the file is truncated or holds corrupt data (never decoded, never embedded)
+REASON_DAMAGED = "image file is damaged: {why}"
+#: reason of a failure row when the image has more pixels than max_pixels (refused from its header)
+REASON_TOO_LARGE = "image too large: {why}"
 #: version of the shard layout; a change makes old shards unreadable, never wrong
 CACHE_FORMAT = 1
 _SHARD_RE = re.compile(r"^shard-(\d{6,})\.npz$")
@@ -131,6 +146,19 @@ CACHE_META_UNREADABLE = (
     "its embeddings will be recomputed."
 )
 CACHE_DIR_MISSING = "cache directory {path!r} does not exist. Fix: check the path."
+CACHE_SHARD_DAMAGED = (
+    "fairaudit: the cache shard {path!r} is damaged ({error}); it was moved to {moved!r} and its "
+    "images are recomputed."
+)
+CACHE_SHARD_DAMAGED_KEPT = (
+    "fairaudit: the cache shard {path!r} is damaged ({error}) and could not be moved aside ({why}); its "
+    "images are recomputed. Fix: delete that file."
+)
+CACHE_WRITE_FAILED = (
+    "fairaudit: cannot write the cache shard {path!r} ({why}); the run goes on without caching its "
+    "results. Fix: free disk space in the cache directory, or pass another --cache."
+)
+COMPARE_IMAGE = "{argument}: {message}"
 NO_FACE_IN_IMAGE = (
     "{argument}: no face found in {path!r} by extractor {name!r}. Fix: use a photo with a frontal "
     "face, or try another extractor (e.g. --extractor dlib-resnet-haar)."
@@ -146,6 +174,12 @@ EXTRACT_SOURCE = (
 )
 BAD_OUT = "--out {path!r} must end in .npz or .parquet. Fix: e.g. --out population.npz."
 DATASET_NEEDS_ROOT = "--dataset {name!r} needs --root DIR, where the dataset lives. Fix: add --root."
+BAD_BATCH_SIZE_OPTION = "--batch-size {value!r} must be an integer >= 1. Fix: pass e.g. --batch-size 32."
+BAD_MAX_PIXELS_OPTION = (
+    "--max-pixels {value!r} must be an integer >= 1, the most pixels (width x height) an image may have. "
+    "Fix: pass e.g. --max-pixels 100000000."
+)
+MANIFEST_NOT_FOUND = "--manifest: file {path!r} does not exist. Fix: check the path of the manifest CSV."
 
 
 # --- the extractor ----------------------------------------------------------------------------
@@ -219,7 +253,8 @@ def _prepare_manifest(manifest: Any, attributes: Sequence[str] | None
     from .datasets import load_dataset, validate_manifest
 
     if isinstance(manifest, (str, os.PathLike)):
-        manifest = load_dataset("csv", manifest)
+        # images the CSV lists that do not exist become failure rows, like every other bad image
+        manifest = load_dataset("csv", manifest, missing="report")
     if not isinstance(manifest, pd.DataFrame):
         raise FairauditInputError(NOT_A_TABLE.format(type=type(manifest).__name__))
     others = [c for c in manifest.columns if c not in ("path", "identity")]
@@ -260,32 +295,62 @@ def image_key(path: str | os.PathLike) -> str:
     try:
         st = os.stat(absolute)
         signature = f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a path with a NUL character
         signature = "missing"
     return hashlib.sha256(f"{absolute}\0{signature}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # --- the cache --------------------------------------------------------------------------------
 def _namespace(name: str, key: str) -> str:
+    from .extractors import IMAGE_READER_VERSION
+
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "extractor"
-    return f"{slug}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}"
+    # the reader's version is part of the hash: embeddings of images read (or refused) another way
+    # are never reused
+    material = f"{key}\0reader={IMAGE_READER_VERSION}"
+    return f"{slug}-{hashlib.sha256(material.encode('utf-8')).hexdigest()[:16]}"
 
 
-def _read_shard(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
+#: what reading a shard can raise when the file is damaged
+_SHARD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
+
+
+def _read_shard(path: Path, dim: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a shard, checked; ValueError (or another of ``_SHARD_ERRORS``) when damaged.
+
+    Only finite, nonzero embeddings of the namespace's dimension are ever
+    written (:func:`_embed` checks them first), so anything else means the file
+    was damaged after it was written.
+    """
+    # the file is opened here: np.load leaks its own handle when the zip is damaged
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
         data = {k: z[k] for k in _SHARD_KEYS}
-    n_keys = data["keys"].shape[0]
-    if data["embeddings"].ndim != 2 or data["embeddings"].shape[0] != n_keys:
-        raise ValueError(f"{n_keys} keys but embeddings of shape {data['embeddings'].shape}")
-    if data["failure_keys"].shape != data["failure_reasons"].shape:
-        raise ValueError("failure_keys and failure_reasons differ in length")
+    keys, emb = data["keys"], data["embeddings"]
+    if keys.ndim != 1 or keys.dtype.kind != "U":
+        raise ValueError(f"its keys are not a list of strings (dtype {keys.dtype}, shape {keys.shape})")
+    if emb.ndim != 2 or emb.shape[0] != keys.shape[0]:
+        raise ValueError(f"{keys.shape[0]} keys but embeddings of shape {emb.shape}")
+    if emb.dtype.kind != "f":
+        raise ValueError(f"its embeddings have dtype {emb.dtype}, not float")
+    if dim is not None and keys.size and emb.shape[1] != dim:
+        raise ValueError(f"its embeddings have {emb.shape[1]} dimensions, not {dim}")
+    if keys.size:
+        bad = ~np.isfinite(emb).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} of its {keys.size} embeddings contain NaN or inf")
+        if (np.abs(emb).max(axis=1) == 0).any():
+            raise ValueError("some of its embeddings are all zero")
+    fk, fr = data["failure_keys"], data["failure_reasons"]
+    if fk.ndim != 1 or fk.shape != fr.shape or (fk.size and (fk.dtype.kind != "U" or fr.dtype.kind != "U")):
+        raise ValueError("its failure_keys and failure_reasons are not two lists of strings of one length")
     return data
 
 
 class _ShardStore:
     """One cache namespace: reads the finished shards, appends new ones atomically."""
 
-    def __init__(self, root: str | os.PathLike, extractor: Any, part: str | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, extractor: Any, part: str | None = None, *,
+                 name: str = "cache") -> None:
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise FairauditInputError(CACHE_NOT_DIR.format(path=str(root)))
@@ -294,7 +359,9 @@ class _ShardStore:
         self.dir = root / _namespace(extractor.name, self.key)
         if part is not None:  # one Dask task's own shards: no lock is shared between writers
             self.dir = self.dir / "parts" / part
+        check_output(self.dir, name=name, directory=True)  # one line, not a traceback, if unwritable
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_failed = False
         self._lock_file = self._acquire_lock()
         try:
             self._check_meta(extractor)
@@ -359,12 +426,9 @@ class _ShardStore:
             shards += sorted(part.glob("shard-*.npz"), key=self._number)
         for path in shards:
             try:
-                data = _read_shard(path)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-                warnings.warn(f"fairaudit: ignoring the damaged cache shard {str(path)!r} ({exc}); "
-                              "its images are recomputed.", RuntimeWarning, stacklevel=3)
-                continue
-            if data["embeddings"].shape[1] != self.dim and data["keys"].size:
+                data = _read_shard(path, self.dim)
+            except _SHARD_ERRORS as exc:
+                self._quarantine(path, exc)
                 continue
             for i, key in enumerate(data["keys"].tolist()):
                 if key in wanted:
@@ -374,9 +438,28 @@ class _ShardStore:
                     failed[key] = reason
         return found, failed
 
+    def _quarantine(self, path: Path, exc: BaseException) -> None:
+        """Move a damaged shard to ``damaged/`` (never read again) and warn once, naming it."""
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        target = path.parent / "damaged" / path.name
+        k = 1
+        while target.exists():
+            target = path.parent / "damaged" / f"{path.stem}.{k}{path.suffix}"
+            k += 1
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+        except OSError as move_error:
+            warnings.warn(CACHE_SHARD_DAMAGED_KEPT.format(
+                path=str(path), error=error, why=move_error.strerror or type(move_error).__name__),
+                RuntimeWarning, stacklevel=4)
+            return
+        warnings.warn(CACHE_SHARD_DAMAGED.format(path=str(path), error=error, moved=str(target)),
+                      RuntimeWarning, stacklevel=4)
+
     def write(self, keys: list[str], embeddings: np.ndarray, failure_keys: list[str],
               failure_reasons: list[str]) -> None:
-        if not keys and not failure_keys:
+        if (not keys and not failure_keys) or self._write_failed:
             return
         arrays = {
             "format": np.array(CACHE_FORMAT),
@@ -385,9 +468,16 @@ class _ShardStore:
             "failure_keys": np.array(failure_keys, dtype="U64"),
             "failure_reasons": np.array(failure_reasons, dtype=str) if failure_reasons else np.array([], dtype="U1"),
         }
-        with atomic_write(self.dir / f"shard-{self._next:06d}.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+        target = self.dir / f"shard-{self._next:06d}.npz"
+        try:
+            with atomic_write(target) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+        except OSError as exc:  # a full disk must not cost the results held in memory
+            self._write_failed = True
+            warnings.warn(CACHE_WRITE_FAILED.format(path=str(target), why=exc.strerror or type(exc).__name__),
+                          RuntimeWarning, stacklevel=2)
+            return
         self._next += 1
 
     def close(self) -> None:
@@ -428,10 +518,11 @@ def cache_info(cache: str | os.PathLike) -> pd.DataFrame:
             meta = {}
         shards = sorted(ns.glob("shard-*.npz"))
         n_emb = n_fail = n_ok = 0
+        dim = meta.get("dim") if isinstance(meta.get("dim"), int) else None
         for shard in shards:
             try:
-                data = _read_shard(shard)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+                data = _read_shard(shard, dim)
+            except _SHARD_ERRORS:
                 continue
             n_ok += 1
             n_emb += int(data["keys"].shape[0])
@@ -466,8 +557,19 @@ def _put(q: "queue.Queue[Any]", item: Any, stop: threading.Event) -> bool:
     return False
 
 
+def _failure_reason(exc: Any) -> str:
+    """The failure-row reason of an :class:`~fairaudit.extractors.ImageReadError`."""
+    from .extractors import ImageDamagedError, ImageTooLargeError
+
+    if isinstance(exc, ImageDamagedError):
+        return REASON_DAMAGED.format(why=exc.why)
+    if isinstance(exc, ImageTooLargeError):
+        return REASON_TOO_LARGE.format(why=exc.why)
+    return REASON_UNREADABLE.format(why=exc.why)
+
+
 def _reader(extractor: Any, paths: list[str], todo: list[int], q: "queue.Queue[Any]",
-            stop: threading.Event) -> None:
+            stop: threading.Event, max_pixels: int) -> None:
     """Read and detect the images to do, in order; put (row, chip, reason) on the queue.
 
     The next image is read *before* the current chip is handed over, so that
@@ -480,9 +582,9 @@ def _reader(extractor: Any, paths: list[str], todo: list[int], q: "queue.Queue[A
 
     def load(row: int) -> tuple[Any, str | None]:
         try:
-            return read_image(paths[row]), None
+            return read_image(paths[row], max_pixels=max_pixels), None
         except ImageReadError as exc:
-            return None, REASON_UNREADABLE.format(why=exc.why)
+            return None, _failure_reason(exc)
 
     try:
         following = load(todo[0])
@@ -518,7 +620,8 @@ def _progress_bar(progress: Any, total: int, initial: int, name: str) -> Any:
 
 def _run_pipeline(extractor: Any, paths: list[str], keys: list[str], todo: list[int], *,
                   batch_size: int, bar: Any, on_shard: Callable[..., None],
-                  embeddings: dict[int, np.ndarray], failures: dict[int, str]) -> None:
+                  embeddings: dict[int, np.ndarray], failures: dict[int, str],
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Embed the rows ``todo``; fill ``embeddings``/``failures``; call ``on_shard`` per shard.
 
     The model never waits for a full batch: whatever chips the reader has
@@ -533,7 +636,7 @@ def _run_pipeline(extractor: Any, paths: list[str], keys: list[str], todo: list[
         return
     q: queue.Queue[Any] = queue.Queue(maxsize=2 * batch_size)
     stop = threading.Event()
-    thread = threading.Thread(target=_reader, args=(extractor, paths, todo, q, stop),
+    thread = threading.Thread(target=_reader, args=(extractor, paths, todo, q, stop, max_pixels),
                               name="fairaudit-extract-reader", daemon=True)
     thread.start()
     done_rows: list[int] = []
@@ -609,12 +712,12 @@ def _load_cached(store: _ShardStore, keys: list[str], embeddings: dict[int, np.n
 def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list[int], list[str]]:
     """One Dask task: embed a partition with this worker's own extractor instance and cache shards.
 
-    ``job`` is ``(extractor, rows, paths, keys, batch_size, cache, part)``; it
-    carries only its own images. A rerun of the task (its worker died)
-    resumes from the shards it wrote. Returns ``(rows, vectors, failed rows,
-    reasons)`` in the manifest's row numbers.
+    ``job`` is ``(extractor, rows, paths, keys, batch_size, cache, part,
+    max_pixels)``; it carries only its own images. A rerun of the task (its
+    worker died) resumes from the shards it wrote. Returns ``(rows, vectors,
+    failed rows, reasons)`` in the manifest's row numbers.
     """
-    extractor, rows, paths, keys, batch_size, cache, part = job
+    extractor, rows, paths, keys, batch_size, cache, part, max_pixels = job
     ext = resolve_extractor(extractor)
     embeddings: dict[int, np.ndarray] = {}
     failures: dict[int, str] = {}
@@ -625,7 +728,7 @@ def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list
         todo = [i for i in range(len(keys)) if i not in embeddings and i not in failures]
         _run_pipeline(ext, paths, keys, todo, batch_size=batch_size, bar=None,
                       on_shard=store.write if store is not None else (lambda *a: None),
-                      embeddings=embeddings, failures=failures)
+                      embeddings=embeddings, failures=failures, max_pixels=max_pixels)
     finally:
         if store is not None:
             store.close()
@@ -638,7 +741,8 @@ def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list
 
 def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list[str], todo: list[int], *,
                      batch_size: int, cache: str | None, bar: Any,
-                     embeddings: dict[int, np.ndarray], failures: dict[int, str]) -> None:
+                     embeddings: dict[int, np.ndarray], failures: dict[int, str],
+                     max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Partition ``todo`` over the cluster's workers; fill ``embeddings``/``failures`` as parts finish."""
     import hashlib
 
@@ -661,7 +765,7 @@ def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list
         rows = todo[start:start + size]
         part_keys = [keys[r] for r in rows]
         name = hashlib.sha1("\n".join(part_keys).encode()).hexdigest()[:16]
-        jobs.append((extractor, rows, [paths[r] for r in rows], part_keys, batch_size, cache, name))
+        jobs.append((extractor, rows, [paths[r] for r in rows], part_keys, batch_size, cache, name, max_pixels))
     for done, vectors, bad, reasons in executor.run(_extract_part, None, jobs):
         for r, v in zip(done, vectors):
             embeddings[r] = v
@@ -672,18 +776,22 @@ def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list
 
 
 def _extract(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, progress: Any,
-             attributes: Sequence[str] | None, executor: Any = None) -> _Outcome:
+             attributes: Sequence[str] | None, executor: Any = None,
+             max_pixels: Any = DEFAULT_MAX_PIXELS, cache_name: str = "cache") -> _Outcome:
+    from .extractors import _check_max_pixels
+
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise FairauditInputError(BAD_BATCH_SIZE.format(value=batch_size))
     if progress is not None and not isinstance(progress, bool):
         raise FairauditInputError(BAD_PROGRESS.format(value=progress))
+    max_pixels = _check_max_pixels(max_pixels)
     table, names, missing = _prepare_manifest(manifest, attributes)
     ext = resolve_extractor(extractor)
     paths = table["path"].astype(str).tolist()
     keys = [image_key(p) for p in paths]
     embeddings: dict[int, np.ndarray] = {}
     failures: dict[int, str] = {}
-    store = _ShardStore(cache, ext) if cache is not None else None
+    store = _ShardStore(cache, ext, name=cache_name) if cache is not None else None
     try:
         if store is not None:
             _load_cached(store, keys, embeddings, failures)
@@ -694,11 +802,11 @@ def _extract(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, prog
             if executor is not None:
                 _run_distributed(executor, extractor if isinstance(extractor, str) else ext, paths, keys,
                                  todo, batch_size=int(batch_size), cache=cache, bar=bar,
-                                 embeddings=embeddings, failures=failures)
+                                 embeddings=embeddings, failures=failures, max_pixels=max_pixels)
             else:
                 _run_pipeline(ext, paths, keys, todo, batch_size=int(batch_size), bar=bar,
                               on_shard=store.write if store is not None else (lambda *a: None),
-                              embeddings=embeddings, failures=failures)
+                              embeddings=embeddings, failures=failures, max_pixels=max_pixels)
         finally:
             if bar is not None:
                 bar.close()
@@ -745,6 +853,7 @@ def extract(
     attributes: Sequence[str] | None = None,
     scheduler: Any = None,
     workers: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> EmbeddingSet:
     """Embed every face of a manifest of images into an EmbeddingSet.
 
@@ -753,7 +862,8 @@ def extract(
     manifest : DataFrame or path of a CSV
         One row per image: ``path``, ``identity`` and the attribute columns,
         all strings (what ``fairaudit.load_dataset`` returns). A CSV path is
-        read with the ``csv`` dataset loader.
+        read with the ``csv`` dataset loader (``missing="report"``: images it
+        lists that do not exist become failures).
     extractor : str or extractor, default "dlib-resnet"
         A registered name (``fairaudit.plugins.available("extractor")``) or an
         object with the extractor protocol (see :mod:`fairaudit.extractors`).
@@ -779,6 +889,10 @@ def extract(
         shards. Without ``scheduler``, ``workers=K`` starts a local cluster.
     workers : int, optional
         Size of a local cluster (see ``scheduler``).
+    max_pixels : int, default :data:`fairaudit.extractors.DEFAULT_MAX_PIXELS`
+        The most pixels (width x height) an image may have (Pillow's default
+        limit, about 89 megapixels); a larger one is a failure, refused from
+        its header before it is decoded.
 
     Returns
     -------
@@ -786,9 +900,12 @@ def extract(
         The embeddings of the images with a face, in manifest order, with
         ``path``, ``identity`` and the attributes. Every other image is a row of
         ``failures`` (columns ``path``, ``identity``, ``reason``, attributes)
-        with reason ``"no face found"`` or ``"unreadable image: <why>"``; images
-        that a loader reported missing (``manifest.attrs["missing"]``) are
-        failures too. ``failure_to_acquire(by)`` gives the rate per group.
+        with reason ``"no face found"``, ``"unreadable image: <why>"``
+        (missing, a directory, empty, not an image, ...), ``"image file is
+        damaged: <why>"`` (truncated or corrupt data: such a file is never
+        decoded nor embedded) or ``"image too large: <why>"``; images that a
+        loader reported missing (``manifest.attrs["missing"]``) are failures
+        too. ``failure_to_acquire(by)`` gives the rate per group.
 
     Raises
     ------
@@ -796,8 +913,8 @@ def extract(
         For a malformed manifest (missing column or value, duplicate path, an
         attribute that changes within an identity), an unknown extractor name,
         an extractor whose ``embed`` returns a wrong shape, NaN or a zero row,
-        fewer than two embeddings of two identities, or a cache in use by
-        another run.
+        fewer than two embeddings of two identities, a bad ``max_pixels``, or a
+        cache that is in use by another run or cannot be written.
 
     Examples
     --------
@@ -811,7 +928,8 @@ def extract(
 
     with executor_for(scheduler, workers) as executor:
         return _extract(manifest, extractor=extractor, cache=cache, batch_size=batch_size,
-                        progress=progress, attributes=attributes, executor=executor).embeddings
+                        progress=progress, attributes=attributes, executor=executor,
+                        max_pixels=max_pixels).embeddings
 
 
 # --- comparing two photos -------------------------------------------------------------------
@@ -845,7 +963,7 @@ class CompareResult:
 
 
 def compare(image1: str | os.PathLike, image2: str | os.PathLike, *, extractor: Any = "dlib-resnet",
-            threshold: float | None = None) -> CompareResult:
+            threshold: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> CompareResult:
     """Compare the faces of two image files (the reference study's task 1.0).
 
     Parameters
@@ -859,6 +977,9 @@ def compare(image1: str | os.PathLike, image2: str | os.PathLike, *, extractor: 
         extractor's ``threshold`` attribute (0.91 for ``dlib-resnet``, the
         equivalent of dlib's "Euclidean distance < 0.6" rule; see
         :data:`fairaudit.extractors.DLIB_RESNET_THRESHOLD`).
+    max_pixels : int, default :data:`fairaudit.extractors.DEFAULT_MAX_PIXELS`
+        The most pixels an image may have; a larger one is refused from its
+        header, before it is decoded.
 
     Returns
     -------
@@ -867,10 +988,13 @@ def compare(image1: str | os.PathLike, image2: str | os.PathLike, *, extractor: 
     Raises
     ------
     FairauditInputError
-        When an image cannot be read or shows no face, or no threshold is known.
+        When an image cannot be read, is damaged (truncated, corrupt data), is
+        larger than ``max_pixels`` or shows no face, or no threshold is known;
+        the message starts with ``IMG1:`` or ``IMG2:``.
     """
-    from .extractors import read_image
+    from .extractors import ImageReadError, _check_max_pixels, read_image
 
+    max_pixels = _check_max_pixels(max_pixels)
     ext = resolve_extractor(extractor)
     if threshold is None:
         threshold = getattr(ext, "threshold", None)
@@ -879,10 +1003,17 @@ def compare(image1: str | os.PathLike, image2: str | os.PathLike, *, extractor: 
     if (not isinstance(threshold, (int, float, np.floating)) or isinstance(threshold, bool)
             or not -1 <= threshold <= 1):
         raise FairauditInputError(BAD_THRESHOLD.format(value=threshold))
-    chips = []
     names = (os.fspath(image1), os.fspath(image2))
-    for argument, path in zip(("IMG1", "IMG2"), names):
-        chip = ext.detect_and_align(read_image(path))
+    arguments = ("IMG1", "IMG2")
+    images = []
+    for argument, path in zip(arguments, names):  # both files are checked before any detection
+        try:
+            images.append(read_image(path, max_pixels=max_pixels))
+        except ImageReadError as exc:
+            raise FairauditInputError(COMPARE_IMAGE.format(argument=argument, message=exc)) from None
+    chips = []
+    for argument, path in zip(arguments, names):
+        chip = ext.detect_and_align(images.pop(0))
         if chip is None:
             raise FairauditInputError(NO_FACE_IN_IMAGE.format(argument=argument, path=path, name=ext.name))
         chips.append(chip)
@@ -894,9 +1025,27 @@ def compare(image1: str | os.PathLike, image2: str | os.PathLike, *, extractor: 
 
 
 # --- command line -----------------------------------------------------------------------------
+def _max_pixels_option(args: argparse.Namespace) -> int:
+    """``--max-pixels`` (the default when the parser has no such option)."""
+    value = getattr(args, "max_pixels", None)
+    if value is None:
+        return DEFAULT_MAX_PIXELS
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise FairauditInputError(BAD_MAX_PIXELS_OPTION.format(value=value))
+    return value
+
+
+def add_image_options(parser: argparse.ArgumentParser) -> None:
+    """Add the image-reading options (``--max-pixels``) to the parser of ``compare`` or ``extract``."""
+    parser.add_argument("--max-pixels", type=int, metavar="N", default=None,
+                        help=f"refuse images of more than N pixels, from their header (default "
+                             f"{DEFAULT_MAX_PIXELS}, Pillow's limit)")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    """``fairaudit compare IMG1 IMG2 [--extractor NAME] [--threshold T]``."""
-    result = compare(args.image1, args.image2, extractor=args.extractor, threshold=args.threshold)
+    """``fairaudit compare IMG1 IMG2 [--extractor NAME] [--threshold T] [--max-pixels N]``."""
+    result = compare(args.image1, args.image2, extractor=args.extractor, threshold=args.threshold,
+                     max_pixels=_max_pixels_option(args))
     print(f"score:     {result.score:.4f}  (cosine similarity, {result.extractor})")
     print(f"threshold: {result.threshold:.4f}  (same person when score >= threshold)")
     print(f"decision:  {result.decision}")
@@ -909,30 +1058,60 @@ def _fta_tables(es: EmbeddingSet, max_groups: int = 20) -> Iterable[tuple[str, p
             yield name, es.failure_to_acquire(name)
 
 
+def _loader_accepts(name: str, option: str) -> bool:
+    """Whether the registered dataset loader ``name`` takes the keyword ``option``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(plugins.get("dataset", name, argument="--dataset").factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
-    """``fairaudit extract (--dataset NAME --root DIR | --manifest CSV) --out FILE [...]``."""
+    """``fairaudit extract (--dataset NAME --root DIR | --manifest CSV) --out FILE [...]``.
+
+    Every argument is checked, and ``--out`` and ``--cache`` are checked to be
+    writable, before any image is read; an image the run cannot use is a
+    failure row, never the end of the run; if the final write fails all the
+    same, the set is saved to a fallback file whose path the error gives.
+    """
     from .datasets import load_dataset
 
     if (args.dataset is None) == (args.manifest is None):
         raise FairauditInputError(EXTRACT_SOURCE)
-    if args.dataset is not None:
-        if args.root is None:
-            raise FairauditInputError(DATASET_NEEDS_ROOT.format(name=args.dataset))
-        manifest = load_dataset(args.dataset, args.root)
-        source = f"dataset {args.dataset!r} at {args.root}"
-    else:
-        manifest = load_dataset("csv", args.manifest)
-        source = f"manifest {args.manifest}"
+    if args.dataset is not None and args.root is None:
+        raise FairauditInputError(DATASET_NEEDS_ROOT.format(name=args.dataset))
+    batch_size = args.batch_size
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise FairauditInputError(BAD_BATCH_SIZE_OPTION.format(value=batch_size))
+    max_pixels = _max_pixels_option(args)
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".parquet"):
         raise FairauditInputError(BAD_OUT.format(path=str(out)))
+    check_output(out, name="--out")
     cache = None if args.cache is None else os.path.expanduser(args.cache)
+    if cache is not None:
+        check_output(cache, name="--cache", directory=True)
+    resolve_extractor(args.extractor, argument="--extractor")  # an unknown name fails before the work
+    if args.dataset is not None:
+        # images a loader lists that do not exist are failure rows, not the end of the run
+        options = {"missing": "report"} if _loader_accepts(args.dataset, "missing") else {}
+        manifest = load_dataset(args.dataset, args.root, **options)
+        source = f"dataset {args.dataset!r} at {args.root}"
+    else:
+        if not os.path.exists(args.manifest):
+            raise FairauditInputError(MANIFEST_NOT_FOUND.format(path=args.manifest))
+        manifest = load_dataset("csv", args.manifest, missing="report")
+        source = f"manifest {args.manifest}"
     start = time.perf_counter()
     from .dask_engine import executor_for
 
     with executor_for(args.scheduler, args.workers) as executor:
-        outcome = _extract(manifest, extractor=args.extractor, cache=cache, batch_size=args.batch_size,
-                           progress=None, attributes=None, executor=executor)
+        outcome = _extract(manifest, extractor=args.extractor, cache=cache, batch_size=batch_size,
+                           progress=None, attributes=None, executor=executor, max_pixels=max_pixels,
+                           cache_name="--cache")
     es = outcome.embeddings
     elapsed = time.perf_counter() - start
     n_fail = len(es.failures)
@@ -948,6 +1127,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for name, table in _fta_tables(es):
         print(f"\nfailure to acquire by {name}:")
         print(table.to_string(formatters={"fta": "{:.4f}".format}))
-    es.save(out)
-    print(f"\n{es!r}\nwritten to {out}")
+    sys.stdout.flush()  # the report is out before a failed write's error
+    written = save_or_fallback(es.save, out, name="--out")
+    print(f"\n{es!r}\nwritten to {written}")
     return 0

@@ -23,16 +23,25 @@ Every extractor, built-in or from a plugin, follows the same protocol (see
 ``threshold`` : float, optional
     The default cosine threshold of ``fairaudit compare``.
 
-OpenCV and dlib are imported inside the functions that use them, so that
-``import fairaudit`` stays light.
+Images are read with Pillow (:func:`read_image`), which also checks them:
+an image larger than ``max_pixels`` is refused from its header, before any
+pixel is decoded, and a JPEG or PNG file that is truncated or holds corrupt
+data is refused instead of being decoded with grey or garbled parts. Only the
+Haar detector needs OpenCV. OpenCV, dlib and Pillow are imported inside the
+functions that use them, so that ``import fairaudit`` stays light.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import io
 import os
+import stat
+import struct
 import threading
+import zlib
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,6 +50,9 @@ from .errors import FairauditInputError
 
 __all__ = [
     "ImageReadError",
+    "ImageDamagedError",
+    "ImageTooLargeError",
+    "DEFAULT_MAX_PIXELS",
     "read_image",
     "model_path",
     "HaarDetector",
@@ -75,13 +87,50 @@ CHIP_PADDING = 0.25
 #: the equivalent of dlib's rule and separates both with a margin.
 DLIB_RESNET_THRESHOLD = 0.91
 
+#: Default most pixels (width x height) an image may have: Pillow's default
+#: ``PIL.Image.MAX_IMAGE_PIXELS``, ``1024 * 1024 * 1024 // 4 // 3`` (about 89 megapixels). A
+#: larger image is refused from its header, before anything is decoded: a 20,000 x 20,000 PNG of
+#: one colour is 0.4 MB on disk and 1.2 GB of RGB pixels (a "decompression bomb").
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+#: most bytes an image file may have per allowed pixel (an uncompressed 16-bit RGBA file has 8)
+MAX_FILE_BYTES_PER_PIXEL = 8
+#: version of the image reading and checking; part of every cache namespace, so that a change
+#: of what is read (or refused) never reuses embeddings computed from the old reading
+IMAGE_READER_VERSION = "pillow-checked-1"
+#: the Pillow formats read_image accepts (those OpenCV read before); anything else, e.g. EPS,
+#: which Pillow would hand to Ghostscript, is refused as not an image
+READ_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "DIB", "WEBP", "TIFF", "GIF", "PPM", "JPEG2000", "SUN")
+
 # --- message templates (tests match them exactly) ----------------------------------------
 IMAGE_UNREADABLE = "cannot read the image {path!r}: {why}. Fix: {fix}"
+IMAGE_DAMAGED = "the image file {path!r} is damaged: {why}. Fix: {fix}"
+IMAGE_TOO_LARGE = "the image {path!r} is too large: {why}. Fix: {fix}"
 WHY_MISSING = "file does not exist"
 WHY_DIRECTORY = "it is a directory"
-WHY_UNDECODABLE = "OpenCV cannot decode it (not an image, an unsupported format or a damaged file)"
+WHY_NOT_REGULAR = "it is not a regular file (a device, pipe or socket)"
+WHY_EMPTY = "the file is empty"
+WHY_BAD_PATH = "the path contains a NUL character"
+WHY_NOT_IMAGE = "not an image file of a format fairaudit reads (JPEG, PNG, BMP, WebP, TIFF, GIF, PNM)"
+WHY_NO_MEMORY = "not enough memory to decode its {width} x {height} pixels"
+WHY_TRUNCATED = "truncated (the file ends inside the image data)"
+WHY_CORRUPT_AT = "corrupt data at byte {offset} ({problem})"
+WHY_CORRUPT = "corrupt data ({problem})"
+WHY_TOO_MANY_PIXELS = "{width:,} x {height:,} = {pixels:,} pixels, above max_pixels={limit:,}"
+WHY_PILLOW_LIMIT = "a frame inside it is larger than Pillow's own limit (PIL.Image.MAX_IMAGE_PIXELS={limit:,})"
+WHY_UNSUPPORTED = "Pillow cannot decode this variant of the format ({text})"
+WHY_TOO_MANY_BYTES = "a file of {size:,} bytes, above {per} bytes per pixel of max_pixels={limit:,}"
 FIX_MISSING = "check the path."
+FIX_ACCESS = "check the file's permissions and that its drive is mounted."
 FIX_UNDECODABLE = "replace the file, or convert it to JPEG or PNG."
+FIX_DAMAGED = "replace it with an intact copy (fairaudit does not use damaged images)."
+FIX_TOO_LARGE = ("downscale the image, or raise the limit with max_pixels= (--max-pixels on the command "
+                 "line) if you trust the file.")
+FIX_PILLOW_LIMIT = "downscale the image, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+FIX_MEMORY = "downscale the image or free memory, or lower max_pixels= (--max-pixels)."
+BAD_MAX_PIXELS = (
+    "max_pixels={value!r} must be an integer >= 1, the most pixels (width x height) an image may "
+    "have. Fix: pass e.g. max_pixels=100_000_000 (--max-pixels 100000000)."
+)
 BAD_IMAGE = (
     "image must be an HxWx3 uint8 RGB array (or HxW grayscale); got {what}. Fix: read it with "
     "fairaudit.extractors.read_image(path)."
@@ -116,8 +165,11 @@ HAAR_FILE_MISSING = (
 class ImageReadError(FairauditInputError):
     """An image file that cannot be read or decoded.
 
-    ``fairaudit.extract`` turns it into a row of the failures table (reason
-    ``"unreadable image: <why>"``) instead of stopping the run.
+    ``fairaudit.extract`` turns it into a row of the failures table instead of
+    stopping the run, with the reason ``"unreadable image: <why>"``; the
+    subclasses :class:`ImageDamagedError` (``"image file is damaged: <why>"``)
+    and :class:`ImageTooLargeError` (``"image too large: <why>"``) have reasons
+    of their own.
 
     Attributes
     ----------
@@ -127,10 +179,29 @@ class ImageReadError(FairauditInputError):
         What went wrong, e.g. ``"file does not exist"``.
     """
 
+    template = IMAGE_UNREADABLE
+
     def __init__(self, path: str, why: str, fix: str) -> None:
-        super().__init__(IMAGE_UNREADABLE.format(path=path, why=why, fix=fix))
+        super().__init__(self.template.format(path=path, why=why, fix=fix))
         self.path = path
         self.why = why
+
+
+class ImageDamagedError(ImageReadError):
+    """An image file that is truncated or holds corrupt data.
+
+    ``why`` is :data:`WHY_TRUNCATED` or starts with ``"corrupt data"``; such a
+    file is never decoded (a decoder would fill the missing or garbled part
+    with grey or noise and an extractor would embed it, or find no face).
+    """
+
+    template = IMAGE_DAMAGED
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image with more pixels than ``max_pixels``, refused from its header before decoding."""
+
+    template = IMAGE_TOO_LARGE
 
 
 # --- optional heavy dependencies ------------------------------------------------------------
@@ -151,16 +222,38 @@ def _import_dlib(what: str) -> Any:
     return dlib
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as an HxWx3 uint8 RGB array.
+def _check_max_pixels(max_pixels: Any) -> int:
+    if (not isinstance(max_pixels, (int, np.integer)) or isinstance(max_pixels, bool)
+            or max_pixels < 1):
+        raise FairauditInputError(BAD_MAX_PIXELS.format(value=max_pixels))
+    return int(max_pixels)
 
-    OpenCV decodes it (JPEG, PNG, BMP, WebP, TIFF, ...; grayscale and 16-bit
-    images are converted to 8-bit colour, the EXIF orientation is applied).
+
+def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as an HxWx3 uint8 RGB array, refusing damaged and oversized files.
+
+    Pillow decodes it (JPEG, PNG, BMP, WebP, TIFF, GIF, PNM, ...; grayscale,
+    palette and 16-bit images become 8-bit colour, alpha is dropped, the EXIF
+    orientation is applied), with the same pixels OpenCV's ``imread`` gives.
+    Before decoding:
+
+    - the size in the header is checked against ``max_pixels``;
+    - a JPEG's markers and segments are parsed and its entropy-coded data
+      decoded (Huffman codes, coefficient runs, DC range, restart markers, the
+      exact length of every scan): a file cut short, or with corrupt bytes that
+      make the data decode to something no encoder writes, is refused;
+    - a PNG's chunks are walked and every CRC is checked.
+
+    No check can find every damage in a JPEG, which has no checksum: a changed
+    byte that still decodes consistently (e.g. only the magnitude of one
+    coefficient) goes unnoticed, as it does by every decoder.
 
     Parameters
     ----------
     path : str or path-like
         The image file.
+    max_pixels : int, default :data:`DEFAULT_MAX_PIXELS`
+        The most pixels (width x height) the image may have.
 
     Returns
     -------
@@ -170,18 +263,718 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ImageReadError
-        When the file does not exist, is a directory, or cannot be decoded.
+        When the file does not exist, is a directory or not a regular file, is
+        empty, cannot be read, or is not an image of a format read here.
+    ImageDamagedError
+        When the file is truncated or holds corrupt data.
+    ImageTooLargeError
+        When the image has more than ``max_pixels`` pixels.
     """
+    limit = _check_max_pixels(max_pixels)
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise ImageReadError(name, WHY_MISSING, FIX_MISSING)
-    if os.path.isdir(name):
+    data = _read_file(name, limit)
+    from PIL import Image
+
+    signature = _signature(data)
+    im = _open_pillow(data, name)
+    if im is None:
+        if signature is not None:  # a JPEG or PNG whose header Pillow cannot parse
+            _check_structure(signature, data, name, header_only=True)
+            raise ImageDamagedError(name, WHY_CORRUPT.format(problem="the header cannot be parsed"),
+                                    FIX_DAMAGED)
+        raise ImageReadError(name, WHY_NOT_IMAGE, FIX_UNDECODABLE)
+    try:
+        width, height = im.size
+        if width * height > limit:
+            raise ImageTooLargeError(name, WHY_TOO_MANY_PIXELS.format(
+                width=width, height=height, pixels=width * height, limit=limit), FIX_TOO_LARGE)
+        if signature is not None:
+            _check_structure(signature, data, name)
+        try:
+            return _decode(im)
+        except Image.DecompressionBombError:  # a GIF or MPO frame larger than Pillow's own limit
+            raise ImageTooLargeError(name, WHY_PILLOW_LIMIT.format(limit=Image.MAX_IMAGE_PIXELS),
+                                     FIX_PILLOW_LIMIT) from None
+        except MemoryError:
+            raise ImageReadError(name, WHY_NO_MEMORY.format(width=width, height=height),
+                                 FIX_MEMORY) from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError,
+                zlib.error) as exc:
+            # Pillow's decoders raise these for data they cannot decode
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if any(word in text.lower() for word in ("not available", "unsupported", "not supported")):
+                # an intact file of a variant Pillow lacks a decoder for (e.g. a TIFF compression)
+                raise ImageReadError(name, WHY_UNSUPPORTED.format(text=text), FIX_UNDECODABLE) from None
+            why = WHY_TRUNCATED if "truncated" in text.lower() else WHY_CORRUPT.format(
+                problem=f"the decoder says: {text}")
+            raise ImageDamagedError(name, why, FIX_DAMAGED) from None
+    finally:
+        im.close()
+
+
+def _read_file(name: str, limit: int) -> bytes:
+    """The bytes of ``name``, after checking that it is a regular, non-empty file of a sane size."""
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        raise ImageReadError(name, WHY_MISSING, FIX_MISSING) from None
+    except ValueError:  # os.stat refuses paths with NUL
+        raise ImageReadError(name, WHY_BAD_PATH, FIX_MISSING) from None
+    except OSError as exc:
+        raise ImageReadError(name, _os_why(exc), FIX_ACCESS) from None
+    if stat.S_ISDIR(st.st_mode):
         raise ImageReadError(name, WHY_DIRECTORY, FIX_MISSING)
-    cv2 = _import_cv2("read_image")
-    bgr = cv2.imread(name, cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise ImageReadError(name, WHY_UNDECODABLE, FIX_UNDECODABLE)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block forever, /dev/zero never end
+        raise ImageReadError(name, WHY_NOT_REGULAR, FIX_MISSING)
+    if st.st_size == 0:
+        raise ImageReadError(name, WHY_EMPTY, FIX_UNDECODABLE)
+    if st.st_size > MAX_FILE_BYTES_PER_PIXEL * limit + (1 << 20):
+        raise ImageTooLargeError(name, WHY_TOO_MANY_BYTES.format(
+            size=st.st_size, per=MAX_FILE_BYTES_PER_PIXEL, limit=limit), FIX_TOO_LARGE)
+    try:
+        with open(name, "rb") as fh:
+            return fh.read()
+    except MemoryError:
+        raise ImageReadError(name, WHY_NO_MEMORY.format(width="?", height="?"), FIX_MEMORY) from None
+    except OSError as exc:
+        raise ImageReadError(name, _os_why(exc), FIX_ACCESS) from None
+
+
+def _os_why(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _signature(data: bytes) -> str | None:
+    if data.startswith(_JPEG_SIGNATURE):
+        return "JPEG"
+    if data.startswith(_PNG_SIGNATURE):
+        return "PNG"
+    return None
+
+
+def _open_pillow(data: bytes, name: str) -> Any:
+    """The Pillow image of ``data`` (header read, nothing decoded), or None.
+
+    Like ``PIL.Image.open`` restricted to :data:`READ_FORMATS`, but without
+    Pillow's global decompression-bomb check: ``max_pixels`` is checked by the
+    caller, so that a limit above Pillow's works and no warning is printed.
+    """
+    from PIL import Image
+
+    Image.init()
+    fp = io.BytesIO(data)
+    prefix = data[:16]
+    for fmt in READ_FORMATS:
+        if fmt not in Image.OPEN:
+            continue
+        factory, accept = Image.OPEN[fmt]
+        accepted = accept(prefix) if accept else True
+        if not accepted or isinstance(accepted, str):  # a str: "looks like it, but unsupported"
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, name)
+        except (SyntaxError, IndexError, TypeError, ValueError, struct.error, OSError, EOFError):
+            continue
+    return None
+
+
+_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+              6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def _decode(im: Any) -> np.ndarray:
+    """Decode a Pillow image to RGB uint8 as ``cv2.imread(path, IMREAD_COLOR)`` does, EXIF-rotated."""
+    from PIL import Image
+
+    try:
+        orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block is ignored, as OpenCV ignores it
+        orientation = 1
+    inverted_cmyk = (im.mode == "CMYK" and bool(im.tile) and len(im.tile[0]) > 3
+                     and isinstance(im.tile[0][3], tuple) and im.tile[0][3][:1] == ("CMYK;I",))
+    im.load()
+    if orientation in _TRANSPOSE:
+        im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grey: OpenCV keeps the high byte
+        grey = (np.clip(np.asarray(im), 0, 65535).astype(np.uint32) >> 8).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    if mode == "F":
+        grey = np.clip(np.rint(np.asarray(im)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    if mode == "CMYK":
+        # OpenCV converts libjpeg's raw CMYK (inverted in Adobe files) with c' = k - (255 - c) k / 256
+        raw = np.asarray(im).astype(np.int32)
+        if inverted_cmyk:
+            raw = 255 - raw
+        k = raw[..., 3:4]
+        return np.ascontiguousarray((k - (((255 - raw[..., :3]) * k) >> 8)).astype(np.uint8))
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.array(im, dtype=np.uint8)
+
+
+# --- damage checks: JPEG and PNG structure ------------------------------------------------------
+class _Damage(Exception):
+    """Raised by the structure checks; ``why`` is the reason text."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _corrupt(offset: int, problem: str) -> _Damage:
+    return _Damage(WHY_CORRUPT_AT.format(offset=offset, problem=problem))
+
+
+def _check_structure(signature: str, data: bytes, name: str, *, header_only: bool = False) -> None:
+    try:
+        if signature == "JPEG":
+            _check_jpeg(data, header_only=header_only)
+        else:
+            _check_png(data)
+    except _Damage as damage:
+        raise ImageDamagedError(name, damage.why, FIX_DAMAGED) from None
+
+
+def _check_png(data: bytes) -> None:
+    """Walk the chunks of a PNG: each complete with a matching CRC, IHDR first, up to IEND."""
+    view = memoryview(data)
+    n = len(data)
+    pos = len(_PNG_SIGNATURE)
+    first = True
+    while True:
+        if pos + 8 > n:
+            raise _Damage(WHY_TRUNCATED)
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if length > 0x7FFFFFFF or not kind.isalpha():
+            raise _corrupt(pos, "a malformed PNG chunk header")
+        if first and kind != b"IHDR":
+            raise _corrupt(pos, "the first PNG chunk is not IHDR")
+        first = False
+        end = pos + 8 + length
+        if end + 4 > n:
+            raise _Damage(WHY_TRUNCATED)
+        if zlib.crc32(view[pos + 4:end]) != int.from_bytes(data[end:end + 4], "big"):
+            raise _corrupt(pos, f"the checksum of the {kind.decode('ascii')} chunk does not match")
+        if kind == b"IEND":
+            return
+        pos = end + 4
+
+
+# JPEG markers
+_SOF_HUFFMAN = (0xC0, 0xC1, 0xC2)  # baseline, extended sequential, progressive: entropy-checked
+_SOF_OTHER = (0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)  # structure only
+_SEGMENT_NAMES = {0xC4: "DHT", 0xDB: "DQT", 0xDA: "SOS", 0xDD: "DRI"}
+
+
+def _check_jpeg(data: bytes, *, header_only: bool = False) -> None:
+    """Parse a JPEG stream up to its EOI marker; decode the entropy-coded data of every scan.
+
+    Raises :class:`_Damage` for a stream that ends early (truncated) or that no
+    encoder writes: a misplaced or unknown marker, a malformed segment, an
+    invalid Huffman code, a run of coefficients past the end of a block, a DC
+    coefficient outside the range of the sample precision, restart markers
+    missing or out of order, or a scan whose data ends before its last block or
+    goes on after it (the conditions under which libjpeg warns "Corrupt JPEG
+    data", and more). With ``header_only`` it stops at the first scan.
+    """
+    n = len(data)
+    pos = 2
+    state = _JpegState()
+    while True:
+        if pos >= n:
+            raise _Damage(WHY_TRUNCATED)
+        if data[pos] != 0xFF:
+            raise _corrupt(pos, "a JPEG marker was expected")
+        while pos < n and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= n:
+            raise _Damage(WHY_TRUNCATED)
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI; anything after it (thumbnails, MPO frames, junk) is not ours
+            if state.frame is None or not state.n_scans:
+                raise _corrupt(pos - 2, "the image ends before its first scan")
+            return
+        if marker == 0x01:  # TEM, no length
+            continue
+        if marker == 0x00 or 0xD0 <= marker <= 0xD8:
+            raise _corrupt(pos - 2, f"an unexpected marker 0xFF{marker:02X}")
+        if pos + 2 > n:
+            raise _Damage(WHY_TRUNCATED)
+        length = (data[pos] << 8) | data[pos + 1]
+        if length < 2:
+            raise _corrupt(pos, f"a segment 0xFF{marker:02X} of length {length}")
+        if pos + length > n:
+            raise _Damage(WHY_TRUNCATED)
+        segment = data[pos + 2:pos + length]
+        start = pos - 2
+        pos += length
+        try:
+            if marker == 0xDB:
+                state.define_quantization(segment)
+            elif marker == 0xC4:
+                state.define_huffman(segment)
+            elif marker == 0xDD:
+                state.restart = (segment[0] << 8) | segment[1]
+            elif marker in _SOF_HUFFMAN or marker in _SOF_OTHER:
+                state.start_frame(marker, segment)
+            elif marker == 0xDA:
+                scan = state.start_scan(segment)
+                if header_only:
+                    return
+                pos = _check_scan(data, pos, state, scan)
+        except (IndexError, KeyError, ValueError, struct.error):
+            name = _SEGMENT_NAMES.get(marker, "SOF" if marker in _SOF_HUFFMAN + _SOF_OTHER else "")
+            raise _corrupt(start, f"a malformed {name or f'0xFF{marker:02X}'} segment") from None
+
+
+class _JpegState:
+    """Tables, frame and progression state while a JPEG stream is parsed."""
+
+    def __init__(self) -> None:
+        self.quant: dict[int, int] = {}  # table id -> DC quantizer
+        self.dc: dict[int, tuple] = {}
+        self.ac: dict[int, tuple] = {}
+        self.restart = 0
+        self.frame: dict[str, Any] | None = None
+        self.n_scans = 0
+        self.masks: dict[int, list[int]] = {}  # component -> per-block bitmask of nonzero AC coefficients
+
+    def define_quantization(self, seg: bytes) -> None:
+        i = 0
+        while i < len(seg):
+            precision, table = seg[i] >> 4, seg[i] & 15
+            size = 128 if precision else 64
+            if precision > 1 or table > 3 or i + 1 + size > len(seg):
+                raise ValueError("DQT")
+            self.quant[table] = ((seg[i + 1] << 8) | seg[i + 2]) if precision else seg[i + 1]
+            i += 1 + size
+
+    def define_huffman(self, seg: bytes) -> None:
+        i = 0
+        while i < len(seg):
+            kind, table = seg[i] >> 4, seg[i] & 15
+            counts = bytes(seg[i + 1:i + 17])
+            total = sum(counts)
+            if kind > 1 or table > 3 or len(counts) != 16 or total > 256 or i + 17 + total > len(seg):
+                raise ValueError("DHT")
+            values = bytes(seg[i + 17:i + 17 + total])
+            (self.ac if kind else self.dc)[table] = _huffman_lookup(counts, values, bool(kind))
+            i += 17 + total
+
+    def start_frame(self, marker: int, seg: bytes) -> None:
+        if self.frame is not None:
+            raise ValueError("second frame")
+        precision, height, width, n = seg[0], (seg[1] << 8) | seg[2], (seg[3] << 8) | seg[4], seg[5]
+        if not n or width == 0 or len(seg) < 6 + 3 * n:
+            raise ValueError("SOF")
+        components = {}
+        for j in range(n):
+            cid, hv, table = seg[6 + 3 * j], seg[7 + 3 * j], seg[8 + 3 * j]
+            h, v = hv >> 4, hv & 15
+            if not (1 <= h <= 4 and 1 <= v <= 4) or table > 3 or cid in components:
+                raise ValueError("SOF")
+            components[cid] = (h, v, table)
+        self.frame = {"marker": marker, "precision": precision, "height": height, "width": width,
+                      "components": components,
+                      "hmax": max(c[0] for c in components.values()),
+                      "vmax": max(c[1] for c in components.values())}
+
+    def start_scan(self, seg: bytes) -> dict[str, Any]:
+        if self.frame is None:
+            raise ValueError("SOS before SOF")
+        n = seg[0]
+        if not 1 <= n <= 4 or len(seg) < 4 + 2 * n:
+            raise ValueError("SOS")
+        components = []
+        for j in range(n):
+            cid, tables = seg[1 + 2 * j], seg[2 + 2 * j]
+            if cid not in self.frame["components"]:
+                raise KeyError(cid)
+            components.append((cid, tables >> 4, tables & 15))
+        ss, se, ah, al = seg[1 + 2 * n], seg[2 + 2 * n], seg[3 + 2 * n] >> 4, seg[3 + 2 * n] & 15
+        progressive = self.frame["marker"] == 0xC2
+        if progressive and (se > 63 or ss > se or (ss == 0 and se != 0) or (ss > 0 and n != 1)):
+            raise ValueError("SOS")
+        self.n_scans += 1
+        return {"components": components, "ss": ss, "se": se, "ah": ah, "al": al,
+                "progressive": progressive, "restart": self.restart}
+
+
+@functools.lru_cache(maxsize=64)
+def _huffman_lookup(counts: bytes, values: bytes, ac: bool) -> tuple[list[int], list[int]]:
+    """Tables indexed by the next 16 bits of the stream.
+
+    ``advance[w]`` is the code length (for AC codes plus the size of the
+    coefficient bits that follow), 0 when ``w`` starts with no valid code;
+    ``info[w]`` is the symbol (DC: the size of the difference bits; AC: how far
+    the coefficient index moves, 16 for ZRL, 0 for end-of-block, -1 for an
+    end-of-band run in a progressive scan, whose symbol is ``value``).
+    Raises ValueError for a table whose codes do not fit in 16 bits.
+    """
+    length = np.zeros(1 << 16, dtype=np.int64)
+    symbol = np.zeros(1 << 16, dtype=np.int64)
+    code = 0
+    k = 0
+    for bits in range(1, 17):
+        for _ in range(counts[bits - 1]):
+            if code >= 1 << bits:
+                raise ValueError("DHT codes overflow")
+            lo, hi = code << (16 - bits), (code + 1) << (16 - bits)
+            length[lo:hi] = bits
+            symbol[lo:hi] = values[k]
+            code += 1
+            k += 1
+        code <<= 1
+    return length.tolist(), symbol.tolist()
+
+
+def _check_scan(data: bytes, pos: int, state: _JpegState, scan: dict[str, Any]) -> int:
+    """Check the entropy-coded data starting at ``pos``; return the offset of the marker after it."""
+    n = len(data)
+    restarts = []
+    end = pos
+    while True:  # the data ends at the first marker other than RSTn (0xFF00 is a stuffed 0xFF)
+        end = data.find(b"\xff", end)
+        if end < 0 or end + 1 >= n:
+            raise _Damage(WHY_TRUNCATED)
+        following = data[end + 1]
+        if following == 0:
+            end += 2
+        elif 0xD0 <= following <= 0xD7:
+            restarts.append(end)
+            end += 2
+        else:
+            break
+    frame = state.frame
+    if frame["marker"] not in _SOF_HUFFMAN or frame["height"] == 0:
+        return end  # arithmetic, lossless or DNL-sized: the structure is checked, not the data
+    _ScanDecoder(data, pos, end, restarts, state, scan).run()
+    return end
+
+
+class _ScanDecoder:
+    """Decode one scan's Huffman-coded data without reconstructing pixels, checking everything."""
+
+    def __init__(self, data: bytes, start: int, end: int, restarts: list[int], state: _JpegState,
+                 scan: dict[str, Any]) -> None:
+        frame = state.frame
+        assert frame is not None
+        self.data, self.start, self.end, self.restarts = data, start, end, restarts
+        self.scan, self.state = scan, state
+        comps = frame["components"]
+        hmax, vmax, width, height = frame["hmax"], frame["vmax"], frame["width"], frame["height"]
+        self.blocks: list[int] = []  # the scan-component index of every block of an MCU
+        if len(scan["components"]) == 1:
+            h, v, _ = comps[scan["components"][0][0]]
+            columns = -(-(-(-width * h // hmax)) // 8)
+            rows = -(-(-(-height * v // vmax)) // 8)
+            self.n_mcu = columns * rows
+            self.blocks = [0]
+        else:
+            self.n_mcu = -(-width // (8 * hmax)) * -(-height // (8 * vmax))
+            for i, (cid, _, _) in enumerate(scan["components"]):
+                h, v, _ = comps[cid]
+                self.blocks += [i] * (h * v)
+        # the largest DC coefficient the precision allows: 8 x the largest level-shifted sample
+        # (the DC term is the block's sum, exact in every DCT); quantization rounds it by up to
+        # half a step, and 8 more are slack
+        self.dc_limit = (8 << (frame["precision"] - 1)) + 8 if frame["precision"] else 1 << 30
+        self.max_size = 10 if frame["precision"] <= 8 else 14  # largest AC coefficient size
+
+    def tables(self, kind: str) -> list[tuple[list[int], list[int]]]:
+        chosen = []
+        for cid, td, ta in self.scan["components"]:
+            table = (self.state.dc if kind == "dc" else self.state.ac).get(td if kind == "dc" else ta)
+            if table is None:
+                raise _corrupt(self.start, f"a scan uses an undefined {kind.upper()} Huffman table")
+            chosen.append(table)
+        return chosen
+
+    def run(self) -> None:
+        scan = self.scan
+        interval = scan["restart"] or self.n_mcu
+        n_intervals = -(-self.n_mcu // interval)
+        if len(self.restarts) != n_intervals - 1:
+            at = self.restarts[n_intervals - 1] if len(self.restarts) >= n_intervals else self.end
+            raise _corrupt(at, f"{len(self.restarts)} restart marker(s) where the image has "
+                               f"{n_intervals - 1}")
+        for j, at in enumerate(self.restarts):
+            if self.data[at + 1] != 0xD0 + j % 8:
+                raise _corrupt(at, "restart markers out of order")
+        if scan["progressive"]:
+            if scan["ss"] == 0:
+                decode = self.dc_first if scan["ah"] == 0 else self.dc_refine
+            else:
+                decode = self.ac_first if scan["ah"] == 0 else self.ac_refine
+                cid = scan["components"][0][0]
+                if cid not in self.state.masks:
+                    self.state.masks[cid] = [0] * self.n_mcu
+                self.mask = self.state.masks[cid]
+        else:
+            decode = self.sequential
+        bounds = [self.start] + [r + 2 for r in self.restarts]
+        ends = self.restarts + [self.end]
+        done = 0
+        for j in range(n_intervals):
+            raw = self.data[bounds[j]:ends[j]]
+            unstuffed = raw.replace(b"\xff\x00", b"\xff")
+            n_bits = 8 * len(unstuffed)
+            padded = np.frombuffer(unstuffed + bytes(8), dtype=np.uint8).astype(np.int64)
+            # window[i]: the 24 bits starting at byte i
+            window = ((padded[:-2] << 16) | (padded[1:-1] << 8) | padded[2:]).tolist()
+            count = min(interval, self.n_mcu - done)
+            try:
+                position = decode(window, n_bits, count, done)
+            except _BitError as exc:
+                raise _corrupt(self.file_offset(bounds[j], raw, exc.byte), exc.problem) from None
+            except IndexError:  # read far past the end of the data
+                position = n_bits + 64
+            if position > n_bits:
+                raise _corrupt(ends[j], "the image data ends before its last block")
+            if n_bits - position >= 8:
+                raise _corrupt(ends[j], f"{(n_bits - position) // 8} byte(s) of image data left over "
+                                        "after the last block")
+            done += count
+
+    @staticmethod
+    def file_offset(base: int, raw: bytes, byte: int) -> int:
+        """The offset in the file of byte ``byte`` of the unstuffed data starting at ``base``."""
+        offset, stuffed = 0, raw.find(b"\xff\x00")
+        while stuffed >= 0 and stuffed - offset < byte:
+            offset += 1
+            stuffed = raw.find(b"\xff\x00", stuffed + 2)
+        return base + byte + offset
+
+    # -- the four kinds of scan; each returns the bit position after its MCUs ------------------
+    def sequential(self, window: list[int], n_bits: int, count: int, first: int) -> int:
+        dc_tables, ac_tables = self.tables("dc"), self.tables("ac")
+        ac_advance, ac_step = [], []
+        for length, symbol in ac_tables:
+            advance, step = _ac_tables(id(length), length, symbol, self.max_size)
+            ac_advance.append(advance)
+            ac_step.append(step)
+        quant = self.dc_quantizers()
+        limit = self.dc_limit
+        max_dc = self.max_size + 1
+        predictor = [0] * len(self.scan["components"])
+        blocks = self.blocks
+        p = 0
+        for _ in range(count):
+            for c in blocks:
+                dc_length, dc_size = dc_tables[c]
+                advance, step = ac_advance[c], ac_step[c]
+                w = (window[p >> 3] >> (8 - (p & 7))) & 0xFFFF
+                a = dc_length[w]
+                if not a:
+                    raise _BitError(p, "an invalid Huffman code")
+                size = dc_size[w]
+                p += a
+                if size:
+                    if size > max_dc:
+                        raise _BitError(p, "an invalid DC difference size")
+                    value = (window[p >> 3] >> (24 - (p & 7) - size)) & ((1 << size) - 1)
+                    if value < 1 << (size - 1):
+                        value -= (1 << size) - 1
+                    p += size
+                    predictor[c] += value
+                    if abs(predictor[c] * quant[c]) > limit + quant[c]:
+                        raise _BitError(p, "a DC coefficient outside the range of the samples")
+                k = 1
+                while k < 64:
+                    w = (window[p >> 3] >> (8 - (p & 7))) & 0xFFFF
+                    a = advance[w]
+                    if not a:
+                        raise _BitError(p, "an invalid Huffman code")
+                    p += a
+                    s = step[w]
+                    if not s:
+                        break
+                    k += s
+                    if k > 64:
+                        raise _BitError(p, "a run of coefficients past the end of a block")
+            if p > n_bits:
+                return p
+        return p
+
+    def dc_quantizers(self) -> list[int]:
+        comps = self.state.frame["components"]
+        return [self.state.quant.get(comps[cid][2], 1) or 1 for cid, _, _ in self.scan["components"]]
+
+    def dc_first(self, window: list[int], n_bits: int, count: int, first: int) -> int:
+        dc_tables = self.tables("dc")
+        quant = self.dc_quantizers()
+        shift = self.scan["al"]
+        limit = self.dc_limit
+        predictor = [0] * len(self.scan["components"])
+        p = 0
+        for _ in range(count):
+            for c in self.blocks:
+                dc_length, dc_size = dc_tables[c]
+                w = (window[p >> 3] >> (8 - (p & 7))) & 0xFFFF
+                a = dc_length[w]
+                if not a:
+                    raise _BitError(p, "an invalid Huffman code")
+                size = dc_size[w]
+                p += a
+                if size:
+                    if size > self.max_size + 1:
+                        raise _BitError(p, "an invalid DC difference size")
+                    value = _bits(window, p, size)
+                    if value < 1 << (size - 1):
+                        value -= (1 << size) - 1
+                    p += size
+                    predictor[c] += value
+                    if abs((predictor[c] << shift) * quant[c]) > limit + (quant[c] << shift):
+                        raise _BitError(p, "a DC coefficient outside the range of the samples")
+            if p > n_bits:
+                return p
+        return p
+
+    def dc_refine(self, window: list[int], n_bits: int, count: int, first: int) -> int:
+        return count * len(self.blocks)  # one bit per block, any value
+
+    def ac_first(self, window: list[int], n_bits: int, count: int, first: int) -> int:
+        (length, symbol), = self.tables("ac")
+        ss, se = self.scan["ss"], self.scan["se"]
+        mask = self.mask
+        max_size = self.max_size
+        eob_run = 0
+        p = 0
+        for b in range(first, first + count):
+            if eob_run:
+                eob_run -= 1
+                continue
+            k = ss
+            bits = mask[b]
+            while k <= se:
+                w = (window[p >> 3] >> (8 - (p & 7))) & 0xFFFF
+                a = length[w]
+                if not a:
+                    raise _BitError(p, "an invalid Huffman code")
+                p += a
+                r, s = symbol[w] >> 4, symbol[w] & 15
+                if s:
+                    if s > max_size:
+                        raise _BitError(p, "an invalid AC coefficient size")
+                    k += r
+                    if k > se:
+                        raise _BitError(p, "a run of coefficients past the end of a block")
+                    p += s
+                    bits |= 1 << k
+                    k += 1
+                elif r == 15:
+                    k += 16
+                    if k > se + 1:
+                        raise _BitError(p, "a run of coefficients past the end of a block")
+                else:
+                    eob_run = (1 << r) - 1
+                    if r:
+                        eob_run += _bits(window, p, r)
+                        p += r
+                    break
+            mask[b] = bits
+            if p > n_bits:
+                return p
+        return p
+
+    def ac_refine(self, window: list[int], n_bits: int, count: int, first: int) -> int:
+        (length, symbol), = self.tables("ac")
+        ss, se = self.scan["ss"], self.scan["se"]
+        mask = self.mask
+        eob_run = 0
+        p = 0
+        for b in range(first, first + count):
+            bits = mask[b]
+            k = ss
+            if not eob_run:
+                while k <= se:
+                    w = (window[p >> 3] >> (8 - (p & 7))) & 0xFFFF
+                    a = length[w]
+                    if not a:
+                        raise _BitError(p, "an invalid Huffman code")
+                    p += a
+                    r, s = symbol[w] >> 4, symbol[w] & 15
+                    if s:
+                        if s != 1:
+                            raise _BitError(p, "an invalid AC refinement code")
+                        p += 1  # the sign of the new coefficient
+                    elif r != 15:
+                        eob_run = 1 << r
+                        if r:
+                            eob_run += _bits(window, p, r)
+                            p += r
+                        break
+                    # skip r zero coefficients, reading a correction bit for each nonzero one
+                    while k <= se:
+                        if bits >> k & 1:
+                            p += 1
+                        else:
+                            if r == 0:
+                                break
+                            r -= 1
+                        k += 1
+                    if s:
+                        if k > se:
+                            raise _BitError(p, "a run of coefficients past the end of a block")
+                        bits |= 1 << k
+                    k += 1
+            if eob_run:
+                while k <= se:
+                    if bits >> k & 1:
+                        p += 1
+                    k += 1
+                eob_run -= 1
+            mask[b] = bits
+            if p > n_bits:
+                return p
+        return p
+
+
+class _BitError(Exception):
+    def __init__(self, bit: int, problem: str) -> None:
+        super().__init__(problem)
+        self.byte = bit >> 3
+        self.problem = problem
+
+
+def _bits(window: list[int], p: int, n: int) -> int:
+    """``n`` (<= 16) bits of the stream at bit position ``p`` (they always fit in the 24-bit window)."""
+    return (window[p >> 3] >> (24 - (p & 7) - n)) & ((1 << n) - 1)
+
+
+_AC_CACHE: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+_AC_CACHE_LOCK = threading.Lock()
+
+
+def _ac_tables(key: int, length: list[int], symbol: list[int], max_size: int) -> tuple[list[int], list[int]]:
+    """For sequential scans: ``advance[w]`` = code length + coefficient bits (0 = invalid code or a
+    coefficient size above ``max_size``), ``step[w]`` = how far the coefficient index moves (r + 1,
+    16 for ZRL, 0 for EOB)."""
+    with _AC_CACHE_LOCK:
+        found = _AC_CACHE.get((key, max_size))
+        if found is not None and found[2] is length:
+            return found[0], found[1]
+    lengths = np.asarray(length)
+    symbols = np.asarray(symbol)
+    run, size = symbols >> 4, symbols & 15
+    advance = np.where((lengths > 0) & (size <= max_size), lengths + size, 0)
+    step = np.where(size > 0, run + 1, np.where(run == 15, 16, 0))
+    result = (advance.tolist(), step.tolist(), length)
+    with _AC_CACHE_LOCK:
+        if len(_AC_CACHE) > 64:
+            _AC_CACHE.clear()
+        _AC_CACHE[(key, max_size)] = result
+    return result[0], result[1]
 
 
 def _as_rgb(image: Any) -> np.ndarray:

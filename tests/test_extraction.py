@@ -20,11 +20,14 @@ from fairaudit.extraction import (
     BAD_BATCH_SIZE,
     BAD_EMBED_OUTPUT,
     NOT_AN_EXTRACTOR,
+    CACHE_SHARD_DAMAGED,
     REASON_NO_FACE,
+    REASON_UNREADABLE,
     cache_info,
     compare,
     extract,
 )
+from fairaudit.extractors import WHY_NOT_IMAGE
 from fairaudit.hookspecs import hookimpl
 
 cv2 = pytest.importorskip("cv2")
@@ -180,7 +183,7 @@ def test_unreadable_and_faceless_images_are_failures_with_reasons_and_fta_per_gr
     failures = es.failures
     assert failures["path"].tolist() == [photos["gray"], photos["broken"]]
     assert failures["reason"].tolist()[0] == REASON_NO_FACE
-    assert failures["reason"].tolist()[1].startswith("unreadable image: OpenCV cannot decode")
+    assert failures["reason"].tolist()[1] == REASON_UNREADABLE.format(why=WHY_NOT_IMAGE)
     assert failures["group"].tolist() == ["B", "A"]
     fta = es.failure_to_acquire("group")
     assert fta.loc["A"].tolist() == [4, 1, 0.25] and fta.loc["B"].tolist() == [4, 1, 0.25]
@@ -307,8 +310,11 @@ def test_stale_temporary_file_is_removed_and_damaged_shard_ignored(tmp_path):
         lost = len(z["keys"])
     (ns / "shard-000001.npz").write_bytes(b"PK\x03\x04 damaged")
     counting = Counting(Toy())
-    with pytest.warns(RuntimeWarning, match="damaged cache shard"):
+    with pytest.warns(RuntimeWarning) as record:
         es = extract(manifest, extractor=counting, cache=cache, batch_size=2, progress=False)
+    assert [str(w.message) for w in record] == [CACHE_SHARD_DAMAGED.format(
+        path=str(ns / "shard-000001.npz"), error="File is not a zip file",
+        moved=str(ns / "damaged" / "shard-000001.npz"))]
     assert not stale.exists()
     assert counting.embedded == lost >= 1  # only the images of the damaged shard
     np.testing.assert_array_equal(es.embeddings, reference.embeddings)
