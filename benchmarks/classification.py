@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from fairaudit import synthetic
-    from fairaudit.classification import run_study_protocol
-    from fairaudit.provenance import blas_info
+    from fairaudit.classification.audit import run_study_protocol
+    from fairaudit.common.provenance import blas_info
 
     t0 = time.perf_counter()
     data = synthetic.population("diveface", n_identities=args.per_group, samples_per_identity=1,
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         estimator = head
         if head == "mlp":
-            from fairaudit.heads import KerasMLPClassifier
+            from fairaudit.classification.heads import KerasMLPClassifier
 
             estimator = KerasMLPClassifier(epochs=args.mlp_epochs)
         out = run_study_protocol(data, head=estimator, n_seeds=args.n_seeds, random_state=args.random_state,

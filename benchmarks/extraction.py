@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairaudit.extraction import extract
-from fairaudit.extractors import DlibResnetExtractor, read_image
+from fairaudit.images.extraction import extract
+from fairaudit.images.extractors import DlibResnetExtractor, read_image
 
 
 class Counting:

@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--skip-bare", action="store_true", help="skip the bare matrix-product baseline")
     args = parser.parse_args()
 
-    from fairaudit.provenance import blas_info
+    from fairaudit.common.provenance import blas_info
 
     pairs = args.n * (args.n - 1) / 2
     print(f"N = {args.n:,} x {args.d} ({pairs:.2e} pairs), tile {args.tile}, {os.cpu_count()} cores, "

@@ -24,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 import fairaudit
-from fairaudit.provenance import blas_info
+from fairaudit.common.provenance import blas_info
 
 
 def population(n: int, d: int, seed: int = 0) -> fairaudit.EmbeddingSet:

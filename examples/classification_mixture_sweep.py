@@ -11,8 +11,8 @@ from pathlib import Path
 
 import fairaudit
 from fairaudit import synthetic
-from fairaudit.report import plot_cross, plot_mixture_sweep
-from fairaudit.splits import Mixture
+from fairaudit.reporting.document import plot_cross, plot_mixture_sweep
+from fairaudit.classification.splits import Mixture
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "example-out")
 out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ class ColourLayoutExtractor:
     name, dim = "colour-layout", 192
 
     def __init__(self):
-        from fairaudit.extractors import HaarDetector
+        from fairaudit.images.extractors import HaarDetector
 
         self.detector = HaarDetector()  # loads its cascade on first use, not when the plugin is registered
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 import fairaudit
-from fairaudit import plugins, synthetic
-from fairaudit.report import plot_mixture_sweep
+from fairaudit import synthetic
+from fairaudit import plugins
+from fairaudit.reporting.document import plot_mixture_sweep
 
 
 class MinorityDownsampled:

@@ -1,5 +1,12 @@
 """fairaudit: audit face biometrics for demographic bias.
 
+The package follows the pipeline, one sub-package per stage::
+
+    images/ -> data/ -> verification/, classification/, diagnostics/ -> reporting/ -> cli/
+
+with ``common/`` (errors, files, JSON, provenance) below every stage and ``plugins/`` (hooks and the
+registry) beside them. The names users need are here, at the top.
+
 ``import fairaudit`` stays light: heavy dependencies (TensorFlow, OpenCV, dlib,
 Dask) are imported only inside the functions that use them, and submodules
 that pull in scikit-learn or matplotlib are loaded on first attribute access.
@@ -12,24 +19,25 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .embeddings import EmbeddingSet
-from .errors import FairauditInputError
-from .hookspecs import hookimpl
+from fairaudit.common.errors import FairauditInputError  # noqa: E402
+from fairaudit.data.embedding_set import EmbeddingSet  # noqa: E402
+from fairaudit.plugins.hookspecs import hookimpl  # noqa: E402
 
 _LAZY = {
-    "ScoreSet": ("fairaudit.scores", "ScoreSet"),
-    "verification_audit": ("fairaudit.verification", "verification_audit"),
-    "VerificationResult": ("fairaudit.verification", "VerificationResult"),
-    "classification_audit": ("fairaudit.classification", "classification_audit"),
-    "ClassificationResult": ("fairaudit.classification", "ClassificationResult"),
-    "embedding_diagnostics": ("fairaudit.diagnostics", "embedding_diagnostics"),
-    "DiagnosticsResult": ("fairaudit.diagnostics", "DiagnosticsResult"),
-    "synthetic": ("fairaudit.synthetic", None),
-    "plot": ("fairaudit.plot", None),
-    "fairness": ("fairaudit.fairness", None),
-    "report": ("fairaudit.report", None),
-    "extract": ("fairaudit.extraction", "extract"),
-    "load_dataset": ("fairaudit.datasets", "load_dataset"),
+    "ScoreSet": ("fairaudit.data.score_set", "ScoreSet"),
+    "verification_audit": ("fairaudit.verification.audit", "verification_audit"),
+    "VerificationResult": ("fairaudit.verification.audit", "VerificationResult"),
+    "classification_audit": ("fairaudit.classification.audit", "classification_audit"),
+    "ClassificationResult": ("fairaudit.classification.audit", "ClassificationResult"),
+    "embedding_diagnostics": ("fairaudit.diagnostics.audit", "embedding_diagnostics"),
+    "DiagnosticsResult": ("fairaudit.diagnostics.audit", "DiagnosticsResult"),
+    "synthetic": ("fairaudit.data.synthetic", None),
+    "plot": ("fairaudit.verification.plots", None),
+    "fairness": ("fairaudit.verification.fairness", None),
+    "errors": ("fairaudit.common.errors", None),
+    "report": ("fairaudit.reporting.document", "report"),
+    "extract": ("fairaudit.images.extraction", "extract"),
+    "load_dataset": ("fairaudit.images.datasets", "load_dataset"),
 }
 
 __all__ = ["EmbeddingSet", "FairauditInputError", "hookimpl", "__version__", *_LAZY]

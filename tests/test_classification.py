@@ -18,8 +18,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, recall_score, roc_
 
 import fairaudit
 from fairaudit import FairauditInputError, classification_audit, errors, synthetic
-from fairaudit import classification as clf
-from fairaudit.splits import STRATUM_TOO_SMALL, CustomSplit
+from fairaudit.classification import audit as clf
+from fairaudit.classification.splits import STRATUM_TOO_SMALL, CustomSplit
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_custom_split_with_a_shared_identity_is_refused_naming_it(data):
     split = CustomSplit(train={"m": np.r_[rows_a[:1], others[:40]]}, test=np.r_[rows_a[1:], others[40:80]])
     with pytest.raises(FairauditInputError) as info:
         classification_audit(data, target="gender", by="ethnicity", split=split, progress=False)
-    assert str(info.value) == fairaudit.splits.LEAKAGE.format(
+    assert str(info.value) == fairaudit.classification.splits.LEAKAGE.format(
         split="custom", model="m", count=1, plural="y", identities=f"[{str(ids[0])!r}]")
 
 
@@ -409,7 +409,7 @@ def test_single_class_target_is_refused(data):
 def test_bad_test_size_is_refused(data, bad):
     with pytest.raises(FairauditInputError) as info:
         classification_audit(data, target="gender", by="ethnicity", test_size=bad)
-    assert str(info.value) == fairaudit.splits.BAD_TEST_SIZE.format(value=bad)
+    assert str(info.value) == fairaudit.classification.splits.BAD_TEST_SIZE.format(value=bad)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True])
@@ -494,16 +494,16 @@ def test_split_with_indices_outside_the_data_is_refused(data):
     with pytest.raises(FairauditInputError) as info:
         classification_audit(data, target="gender", by="ethnicity", progress=False,
                              split=CustomSplit(train={"m": [0, n + 5]}, test=[1, 2]))
-    assert str(info.value) == fairaudit.splits.BAD_INDICES.format(split="custom", model="m", n_max=n - 1,
+    assert str(info.value) == fairaudit.classification.splits.BAD_INDICES.format(split="custom", model="m", n_max=n - 1,
                                                                   bad=[n + 5])
     with pytest.raises(FairauditInputError) as info:
         classification_audit(data, target="gender", by="ethnicity", progress=False,
                              split=CustomSplit(train={"m": [0, 1]}, test=[2, n]))
-    assert str(info.value) == fairaudit.splits.BAD_TEST_INDICES.format(split="custom", n_max=n - 1, bad=[n])
+    assert str(info.value) == fairaudit.classification.splits.BAD_TEST_INDICES.format(split="custom", n_max=n - 1, bad=[n])
 
 
 def test_thread_limit_follows_the_environment(monkeypatch):
-    from fairaudit import threads
+    from fairaudit.common import threads
 
     monkeypatch.delenv(threads.ENV_VAR, raising=False)
     assert threads.thread_limit() == 1

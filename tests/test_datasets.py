@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairaudit import FairauditInputError, errors, hookimpl, plugins
-from fairaudit import datasets as ds
-from fairaudit.datasets import (
+from fairaudit import FairauditInputError, errors, hookimpl
+from fairaudit import plugins
+from fairaudit.images import datasets as ds
+from fairaudit.images.datasets import (
     load_csv,
     load_dataset,
     load_folder,

@@ -14,7 +14,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from fairaudit import EmbeddingSet, FairauditInputError, embedding_diagnostics, synthetic
-from fairaudit import diagnostics as diag
+from fairaudit.diagnostics import audit as diag
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fairaudit import hookspecs
+from fairaudit.plugins import hookspecs
 from fairaudit.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,7 +84,7 @@ def _photos(root):
 
 def test_extraction_partitioned_over_dask_workers_equals_one_process(tmp_path):
     distributed = pytest.importorskip("distributed")
-    from fairaudit import extraction
+    from fairaudit.images import extraction
 
     manifest = _photos(tmp_path / "photos")
     single = extraction._extract(manifest, extractor="pixels", cache=None, batch_size=2, progress=False,

@@ -15,8 +15,8 @@ import pytest
 
 from fairaudit import plugins
 from fairaudit.cli import main
-from fairaudit.errors import FairauditInputError
-from fairaudit.extraction import (
+from fairaudit.common.errors import FairauditInputError
+from fairaudit.images.extraction import (
     BAD_BATCH_SIZE,
     BAD_EMBED_OUTPUT,
     NOT_AN_EXTRACTOR,
@@ -27,8 +27,8 @@ from fairaudit.extraction import (
     compare,
     extract,
 )
-from fairaudit.extractors import WHY_NOT_IMAGE
-from fairaudit.hookspecs import hookimpl
+from fairaudit.images.extractors import WHY_NOT_IMAGE
+from fairaudit.plugins.hookspecs import hookimpl
 
 cv2 = pytest.importorskip("cv2")
 
@@ -129,7 +129,7 @@ def photos(tmp_path_factory):
 def dlib_run(photos, tmp_path_factory):
     """One extraction of the 8 files with the real model, cached; shared by the tests below."""
     pytest.importorskip("dlib")
-    from fairaudit.extractors import DlibResnetExtractor
+    from fairaudit.images.extractors import DlibResnetExtractor
 
     group = {"grace": "A", "astronaut": "B", "gray": "B", "broken": "A"}
     rows = [{"path": path, "identity": name.split("_")[0], "group": group[name.split("_")[0]]}
@@ -147,7 +147,7 @@ def unit(es, path):
 
 
 def test_photo_and_its_flipped_or_rescaled_copy_score_above_the_threshold(dlib_run, photos):
-    from fairaudit.extractors import DLIB_RESNET_THRESHOLD
+    from fairaudit.images.extractors import DLIB_RESNET_THRESHOLD
 
     es = dlib_run["es"]
     for person, copies in (("grace", ("grace_flipped", "grace_small")),
@@ -158,7 +158,7 @@ def test_photo_and_its_flipped_or_rescaled_copy_score_above_the_threshold(dlib_r
 
 
 def test_two_different_people_score_below_the_threshold(dlib_run, photos):
-    from fairaudit.extractors import DLIB_RESNET_THRESHOLD
+    from fairaudit.images.extractors import DLIB_RESNET_THRESHOLD
 
     es = dlib_run["es"]
     for a in ("grace", "grace_flipped", "grace_small"):
@@ -167,7 +167,7 @@ def test_two_different_people_score_below_the_threshold(dlib_run, photos):
 
 
 def test_pipeline_embeddings_equal_direct_model_calls(dlib_run, photos):
-    from fairaudit.extractors import DlibResnetExtractor, read_image
+    from fairaudit.images.extractors import DlibResnetExtractor, read_image
 
     extractor = DlibResnetExtractor()
     direct = extractor.embed([extractor.detect_and_align(read_image(photos["grace_small"]))])[0]
@@ -190,7 +190,7 @@ def test_unreadable_and_faceless_images_are_failures_with_reasons_and_fta_per_gr
 
 
 def test_rerun_with_warm_cache_makes_no_model_calls_and_gives_identical_results(dlib_run):
-    from fairaudit.extractors import DlibResnetExtractor
+    from fairaudit.images.extractors import DlibResnetExtractor
 
     first = dlib_run["counting"]
     assert (first.detected, first.embedded) == (7, 6)  # the broken file never reaches the model
@@ -220,7 +220,7 @@ def test_compare_reports_a_photo_without_a_face(photos):
 
 def test_haar_detector_finds_the_face_the_hog_detector_finds(photos):
     pytest.importorskip("dlib")
-    from fairaudit.extractors import DlibResnetExtractor, HaarDetector, read_image
+    from fairaudit.images.extractors import DlibResnetExtractor, HaarDetector, read_image
 
     image = read_image(photos["grace"])
     (hl, ht, hr, hb), _ = DlibResnetExtractor().detect(image)[0]
@@ -239,7 +239,7 @@ def test_building_an_extractor_imports_no_model_library():
 
 
 def test_missing_model_file_error_names_the_file_the_place_and_the_package(tmp_path):
-    from fairaudit.extractors import DlibResnetExtractor, model_path
+    from fairaudit.images.extractors import DlibResnetExtractor, model_path
 
     with pytest.raises(FairauditInputError) as info:
         model_path("dlib_face_recognition_resnet_model_v1.dat", model_dir=tmp_path)
@@ -277,7 +277,7 @@ def test_different_extractor_settings_use_different_cache_namespaces(tmp_path):
 
 def test_dlib_cache_key_changes_with_every_setting():
     pytest.importorskip("dlib")
-    from fairaudit.extractors import DlibResnetExtractor
+    from fairaudit.images.extractors import DlibResnetExtractor
 
     keys = {DlibResnetExtractor().cache_key(), DlibResnetExtractor(upsample=0).cache_key(),
             DlibResnetExtractor(jitter=2).cache_key(), DlibResnetExtractor(detector="haar").cache_key()}
@@ -352,7 +352,7 @@ import sys
 import pandas as pd
 sys.path.insert(0, {folder!r})
 from slowext import Slow
-from fairaudit.extraction import extract
+from fairaudit.images.extraction import extract
 
 manifest = pd.read_csv({manifest!r}, dtype=str)
 es = extract(manifest, extractor=Slow({log!r}, {delay}), cache={cache!r}, batch_size=2, progress=False)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fairaudit import fairness
-from fairaudit.errors import FairauditInputError
+from fairaudit.common.errors import FairauditInputError
 
 FMR = [0.01, 0.02, 0.04]
 FNMR = [0.05, 0.03, 0.10]

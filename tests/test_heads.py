@@ -11,8 +11,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from fairaudit import FairauditInputError, heads
-from fairaudit.heads import HEADS, KerasMLPClassifier, resolve_head, seed_estimator
+from fairaudit import FairauditInputError
+from fairaudit.classification import heads
+from fairaudit.classification.heads import HEADS, KerasMLPClassifier, resolve_head, seed_estimator
 
 
 def _blobs(n=120, d=8, seed=0):
@@ -99,8 +100,9 @@ def test_mlp_bad_parameters_are_refused_before_tensorflow_loads(name, value, rul
 
 
 def test_importing_heads_and_audits_does_not_import_tensorflow():
-    code = ("import sys, fairaudit, fairaudit.heads, fairaudit.classification, fairaudit.splits, "
-            "fairaudit.diagnostics; fairaudit.heads.resolve_head('mlp'); "
+    code = ("import sys, fairaudit, fairaudit.classification.heads, fairaudit.classification.audit, "
+            "fairaudit.classification.splits, fairaudit.diagnostics.audit; "
+            "fairaudit.classification.heads.resolve_head('mlp'); "
             "assert not any(m == 'tensorflow' or m.startswith(('tensorflow.', 'tf_keras', 'keras')) "
             "for m in sys.modules), 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -155,7 +157,8 @@ def test_mlp_head_runs_in_a_classification_audit():
 def test_a_plugin_head_resolves_by_name_and_is_unregistered_after():
     from sklearn.linear_model import LogisticRegression
 
-    from fairaudit import hookimpl, plugins
+    from fairaudit import hookimpl
+    from fairaudit import plugins
 
     class Plugin:
         @hookimpl

@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 
 import fairaudit
 from fairaudit import EmbeddingSet, ScoreSet, synthetic
-from fairaudit import cli as cli_module
-from fairaudit import errors, io
+from fairaudit.cli import commands as cli_module
+from fairaudit import errors
+from fairaudit.common import files as io
 from fairaudit.cli import main
-from fairaudit.groups import BY_DUPLICATE, BY_NOT_NAMES, POOLED, render_labels
-from fairaudit.seeds import BAD_RANDOM_STATE
-from fairaudit.verification import BAD_TILE, verification_audit
+from fairaudit.data.groups import BY_DUPLICATE, BY_NOT_NAMES, POOLED, render_labels
+from fairaudit.common.seeds import BAD_RANDOM_STATE
+from fairaudit.verification.audit import BAD_TILE, verification_audit
 
 
 # --------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_any_labels_give_the_same_rates_as_plain_labels(small_pop, small_plain, 
     ({"threshold": [0.3]}, errors.BAD_THRESHOLD.format(value=[0.3])),
 ])
 def test_bad_audit_options_are_refused_before_any_work(pop, kwargs, message, monkeypatch):
-    import fairaudit.verification as v
+    import fairaudit.verification.audit as v
 
     def never(*args, **kw):  # the engine must not start
         raise AssertionError("the engine ran before the options were checked")
@@ -225,7 +226,7 @@ def test_bad_audit_options_are_refused_before_any_work(pop, kwargs, message, mon
 
 
 def test_bad_options_are_refused_before_a_dask_cluster_starts(pop, monkeypatch):
-    import fairaudit.dask_engine as d
+    import fairaudit.common.executors as d
 
     monkeypatch.setattr(d, "executor_for", lambda *a, **k: (_ for _ in ()).throw(AssertionError("started")))
     with pytest.raises(errors.FairauditInputError):
@@ -362,9 +363,9 @@ def result_json(tmp_path_factory, pop):
 @pytest.mark.parametrize("argv, option, path, why, what", OUTPUT_CASES)
 def test_unwritable_outputs_are_refused_before_the_work(pop_file, result_json, afile, tmp_path, capsys, monkeypatch,
                                                          argv, option, path, why, what):
-    import fairaudit.classification
-    import fairaudit.diagnostics
-    import fairaudit.synthetic
+    import fairaudit.classification.audit as classification
+    import fairaudit.diagnostics.audit as diagnostics
+    import fairaudit.data.synthetic as synthetic
 
     def fill(text):
         return text.format(pop=pop_file, afile=afile, tmp=tmp_path, json=result_json)
@@ -372,9 +373,10 @@ def test_unwritable_outputs_are_refused_before_the_work(pop_file, result_json, a
     def never(*args, **kwargs):
         raise AssertionError("the work started before the outputs were checked")
 
-    for module, name in [(fairaudit.verification, "_verification_audit"),
-                         (fairaudit.classification, "classification_audit"),
-                         (fairaudit.diagnostics, "embedding_diagnostics"), (fairaudit.synthetic, "population")]:
+    for module, name in [(fairaudit.verification.audit, "_verification_audit"),
+                         (fairaudit.classification.audit, "classification_audit"),
+                         (fairaudit.diagnostics.audit, "embedding_diagnostics"),
+                         (fairaudit.data.synthetic, "population")]:
         monkeypatch.setattr(module, name, never)
     assert main([fill(a) for a in argv]) == 2
     assert one_line_error(capsys) == not_writable(option, fill(path), fill(why), what)
@@ -384,7 +386,7 @@ def test_a_write_that_fails_at_the_end_saves_the_work_elsewhere(pop_file, tmp_pa
     """The output directory vanishes while the audit runs: the JSON goes to a fallback file, exit code 2."""
     import shutil
 
-    import fairaudit.verification as v
+    import fairaudit.verification.audit as v
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -413,7 +415,7 @@ def test_a_write_that_fails_at_the_end_saves_the_work_elsewhere(pop_file, tmp_pa
 
 
 def test_every_output_is_attempted_when_one_fails(pop_file, tmp_path, capsys, monkeypatch):
-    import fairaudit.verification as v
+    import fairaudit.verification.audit as v
 
     json_dir = tmp_path / "j"
     real = v.verification_audit

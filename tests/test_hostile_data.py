@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fairaudit import EmbeddingSet, FairauditInputError, ScoreSet, errors, io
-from fairaudit import scores as sc
+from fairaudit import EmbeddingSet, FairauditInputError, ScoreSet, errors
+from fairaudit.common import files as io
+from fairaudit.data import score_set as sc
 
 
 def message_of(func, *args, **kwargs) -> str:
@@ -682,7 +683,7 @@ def test_an_npz_member_that_is_not_an_array_is_refused(tmp_path):
 
 @pytest.mark.parametrize("make", [_zero_parquet, _text_parquet, _directory_parquet], ids=["empty", "text", "dir"])
 def test_parquet_kind_check_for_the_command_line_is_one_line_error(tmp_path, make):
-    from fairaudit.embeddings import parquet_has_embeddings
+    from fairaudit.data.embedding_set import parquet_has_embeddings
 
     path, _ = make(tmp_path)
     msg = message_of(parquet_has_embeddings, path)

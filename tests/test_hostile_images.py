@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from fairaudit import EmbeddingSet, plugins
+from fairaudit import EmbeddingSet
+from fairaudit import plugins
 from fairaudit.cli import main
-from fairaudit.datasets import CSV_DUPLICATE_COLUMNS, CSV_MISSING_COLUMN, CSV_MISSING_VALUES, CSV_UNREADABLE
-from fairaudit.errors import FairauditInputError
-from fairaudit.extraction import (
+from fairaudit.images.datasets import CSV_DUPLICATE_COLUMNS, CSV_MISSING_COLUMN, CSV_MISSING_VALUES, CSV_UNREADABLE
+from fairaudit.common.errors import FairauditInputError
+from fairaudit.images.extraction import (
     BAD_BATCH_SIZE_OPTION,
     BAD_MAX_PIXELS_OPTION,
     BAD_OUT,
@@ -45,7 +46,7 @@ from fairaudit.extraction import (
     compare,
     extract,
 )
-from fairaudit.extractors import (
+from fairaudit.images.extractors import (
     BAD_MAX_PIXELS,
     DEFAULT_MAX_PIXELS,
     FIX_DAMAGED,
@@ -69,8 +70,8 @@ from fairaudit.extractors import (
     ImageTooLargeError,
     read_image,
 )
-from fairaudit.hookspecs import hookimpl
-from fairaudit.io import OutputPathError, check_output
+from fairaudit.plugins.hookspecs import hookimpl
+from fairaudit.common.files import OutputPathError, check_output
 
 #: every "corrupt data" reason the checks give, with the byte offset as a group
 CORRUPT_RE = re.compile(re.escape(WHY_CORRUPT_AT).replace(r"\{offset\}", r"(\d+)").replace(r"\{problem\}", r".+"))
@@ -363,7 +364,7 @@ def test_every_intact_jpeg_passes_the_checks_and_every_cut_one_fails(seed, heigh
     except OSError:  # libjpeg refuses a few tiny progressive images
         return
     data = buf.getvalue()
-    from fairaudit.extractors import _check_jpeg, _Damage
+    from fairaudit.images.extractors import _check_jpeg, _Damage
 
     _check_jpeg(data)  # no false alarm on what an encoder writes
     with pytest.raises(_Damage) as info:
@@ -547,7 +548,7 @@ def test_damaged_shard_is_named_moved_aside_and_recomputed_once(tmp_path, kind):
 
 
 def test_a_cache_that_cannot_be_written_mid_run_loses_nothing(tmp_path, monkeypatch):
-    from fairaudit import extraction
+    from fairaudit.images import extraction
 
     rows = good_images(tmp_path / "photos")
     real = extraction.atomic_write
@@ -594,7 +595,7 @@ def test_unwritable_out_or_cache_is_refused_before_any_image_is_read(toy_plugin,
 
 
 def test_a_final_write_that_fails_saves_the_set_elsewhere(toy_plugin, manifest_csv, tmp_path, capsys, monkeypatch):
-    from fairaudit.io import OUTPUT_SAVED_ELSEWHERE
+    from fairaudit.common.files import OUTPUT_SAVED_ELSEWHERE
 
     out = tmp_path / "pop.npz"
     real = EmbeddingSet.save

@@ -445,7 +445,7 @@ def run_python(code: str) -> str:
 def test_importing_fairaudit_plot_imports_neither_pyplot_nor_matplotlib():
     out = run_python(
         "import sys, fairaudit\n"
-        "import fairaudit.plot\n"
+        "from fairaudit import plot\n"
         "print('matplotlib.pyplot' in sys.modules, 'matplotlib' in sys.modules)\n"
     )
     assert out == "False False"
@@ -453,7 +453,7 @@ def test_importing_fairaudit_plot_imports_neither_pyplot_nor_matplotlib():
 
 def test_drawing_and_saving_never_import_pyplot(tmp_path):
     out = run_python(
-        "import sys, numpy as np, fairaudit, fairaudit.plot as plot\n"
+        "import sys, numpy as np, fairaudit\nfrom fairaudit import plot\n"
         "rng = np.random.default_rng(1)\n"
         "ids = np.repeat(np.arange(12), 3)\n"
         "x = rng.standard_normal((12, 8))[ids] + 0.5 * rng.standard_normal((36, 8))\n"

@@ -10,7 +10,8 @@ import sys
 import pluggy
 import pytest
 
-from fairaudit import FairauditInputError, hookimpl, plugins
+from fairaudit import FairauditInputError, hookimpl
+from fairaudit import plugins
 
 
 def test_built_ins_register_through_the_hooks():
@@ -18,7 +19,7 @@ def test_built_ins_register_through_the_hooks():
     assert {"per-group", "pooled", "leave-one-group-out", "mixture"} <= set(plugins.available("split"))
     assert {"folder", "csv", "rfw"} <= set(plugins.available("dataset"))
     assert {"dlib-resnet", "dlib-resnet-haar"} <= set(plugins.available("extractor"))
-    assert plugins.get("head", "logistic").plugin == "fairaudit.default_plugins.heads"
+    assert plugins.get("head", "logistic").plugin == "fairaudit.plugins.builtin.heads"
 
 
 def test_unknown_name_lists_the_available_names():
@@ -39,7 +40,7 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both():
         with pytest.raises(FairauditInputError) as info:
             plugins.registry("dataset")
         msg = str(info.value)
-        assert "'fairaudit.default_plugins.datasets'" in msg and "'clashing-plugin'" in msg
+        assert "'fairaudit.plugins.builtin.datasets'" in msg and "'clashing-plugin'" in msg
     finally:
         plugins.unregister_plugin(name)
     assert "folder" in plugins.available("dataset")
@@ -89,7 +90,7 @@ def test_env_var_limits_which_plugins_load():
 
 def test_plugins_command_reports_versions_hooks_and_names():
     info = _plugins_json(dict(os.environ))
-    heads = info["fairaudit.default_plugins.heads"]
+    heads = info["fairaudit.plugins.builtin.heads"]
     assert heads["version"] and heads["hooks"] == ["register_heads"]
     assert heads["registers"] == {"head": ["logistic", "mlp"]}
 

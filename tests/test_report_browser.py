@@ -23,11 +23,11 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="headless browser tests need Playwright (pip install playwright)")
 
-from fairaudit import EmbeddingSet, synthetic  # noqa: E402
-from fairaudit.classification import classification_audit  # noqa: E402
-from fairaudit.diagnostics import embedding_diagnostics  # noqa: E402
-from fairaudit.report import report  # noqa: E402
-from fairaudit.verification import verification_audit  # noqa: E402
+from fairaudit import EmbeddingSet, synthetic# noqa: E402
+from fairaudit.classification.audit import classification_audit  # noqa: E402
+from fairaudit.diagnostics.audit import embedding_diagnostics  # noqa: E402
+from fairaudit.reporting.document import report  # noqa: E402
+from fairaudit.verification.audit import verification_audit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -184,7 +184,7 @@ def test_screenshot_of_the_top(visit, tmp_path):
 @pytest.mark.skipif(os.environ.get("FAIRAUDIT_UPDATE_SCREENSHOT") != "1",
                     reason="set FAIRAUDIT_UPDATE_SCREENSHOT=1 to refresh docs/img/report-top.png")
 def test_update_readme_screenshot_of_the_demo_report(browser, tmp_path):
-    from fairaudit.cli import main
+    from fairaudit.cli.commands import main
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-identities", "60", "--dim", "64", "--n-boot", "200"]) == 0

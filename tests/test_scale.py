@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import fairaudit
-from fairaudit import EmbeddingSet, FairauditInputError, embeddings as embeddings_module, synthetic
+from fairaudit import EmbeddingSet, FairauditInputError, synthetic
+from fairaudit.data import embedding_set as embeddings_module
 from fairaudit.cli import main
 
 distributed = pytest.importorskip("distributed")
@@ -187,7 +188,7 @@ def test_scheduler_bad_input(population, client, tmp_path):
 
 def test_scratch_dir_workers_cannot_read_is_explained(population, client, monkeypatch):
     monkeypatch.setattr(os.path, "exists", os.path.exists)  # keep the real check local
-    from fairaudit import dask_engine
+    from fairaudit.common import executors as dask_engine
 
     executor = dask_engine.DaskExecutor(client)
     with pytest.raises(FairauditInputError, match="cannot read '/nowhere/x.npy'.*shared|every worker"):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fairaudit import FairauditInputError
-from fairaudit.scores import ScoreSet
+from fairaudit.data.score_set import ScoreSet
 
 GENDER = {"p1": "F", "p2": "M", "p3": "F", "p4": "M"}
 ETHNICITY = {"p1": "A", "p2": "A", "p3": "B", "p4": "B"}
@@ -463,7 +463,7 @@ def test_read_foreign_parquet_infers_attributes(tmp_path):
 
 
 def test_read_empty_file_is_refused(tmp_path):
-    from fairaudit.scores import SCORE_FILE_EMPTY
+    from fairaudit.data.score_set import SCORE_FILE_EMPTY
 
     path = tmp_path / "empty.txt"
     path.write_text("\n\n")

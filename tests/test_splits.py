@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairaudit import FairauditInputError
-from fairaudit import splits
-from fairaudit.splits import (
+from fairaudit.classification import splits
+from fairaudit.classification.splits import (
     Combined,
     CustomSplit,
     LeaveOneGroupOut,

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 import fairaudit
 from fairaudit import synthetic
-from fairaudit.errors import FairauditInputError
+from fairaudit.common.errors import FairauditInputError
 
 DIVEFACE_LABELS = ["HA", "HB", "HN", "MA", "MB", "MN"]
 

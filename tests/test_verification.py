@@ -14,9 +14,9 @@ from sklearn.metrics import roc_auc_score
 
 import fairaudit
 from fairaudit import errors
-from fairaudit.bootstrap import group_replicates
-from fairaudit.engine import BinGrid, embedding_identity_pair_counts, embedding_pair_stats
-from fairaudit.verification import _identity_groups_from_embeddings
+from fairaudit.verification.bootstrap import group_replicates
+from fairaudit.verification.engine import BinGrid, embedding_identity_pair_counts, embedding_pair_stats
+from fairaudit.verification.audit import _identity_groups_from_embeddings
 
 
 def make_population(n_ids=30, k=(1, 5), d=12, spread=0.8, groups=("A", "B", "C"), seed=0, second=None):
@@ -497,7 +497,7 @@ def test_a_group_without_listed_pairs_is_named_in_the_notes(pop, pairs):
 
 
 def test_explicit_pairs_with_unknown_samples_or_wrong_flags_are_refused(pop):
-    from fairaudit.verification import PAIRS_GENUINE, PAIRS_UNKNOWN
+    from fairaudit.verification.audit import PAIRS_GENUINE, PAIRS_UNKNOWN
 
     with pytest.raises(errors.FairauditInputError) as info:
         fairaudit.verification_audit(pop, by="eth", n_boot=0, pairs=pd.DataFrame({"index_a": [0], "index_b": [10_000]}))

@@ -8,7 +8,7 @@ replaced at build time:
     command, from :func:`fairaudit.cli.build_parser` itself.
 ``<!-- fairaudit:hooks -->``
     the plugin hook reference, from the hookspec signatures and docstrings in
-    :mod:`fairaudit.hookspecs`.
+    :mod:`fairaudit.plugins.hookspecs`.
 ``<!-- fairaudit:example examples/NAME.py [figures=a.png,b.png] -->``
     the script's code, what it printed when the build ran it, and the named
     figures it wrote. Every example is run once per build (``python
@@ -68,7 +68,7 @@ def cli_reference() -> str:
 # hook reference
 # ----------------------------------------------------------------------------
 def hook_names() -> list[str]:
-    from fairaudit import hookspecs
+    from fairaudit.plugins import hookspecs
 
     return [name for name, obj in vars(hookspecs).items()
             if inspect.isfunction(obj) and hasattr(obj, "fairaudit_spec")]
@@ -76,7 +76,7 @@ def hook_names() -> list[str]:
 
 def hook_reference() -> str:
     """Markdown for every hookspec: a heading with its signature and its docstring."""
-    from fairaudit import hookspecs
+    from fairaudit.plugins import hookspecs
 
     out = []
     for name in hook_names():

@@ -11,7 +11,7 @@ class PixelExtractor:
 
     def detect_and_align(self, image):
         import cv2
-        from fairaudit.extractors import HaarDetector
+        from fairaudit.images.extractors import HaarDetector
 
         boxes = HaarDetector().detect(image)  # largest face first
         if not boxes:

@@ -20,7 +20,7 @@ BOTH_INPUTS = (
     "--root extracts them from images. Fix: pass only one."
 )
 NO_EXTRACTION = (
-    "extracting embeddings needs fairaudit.extraction.extract, which this fairaudit ({version}) "
+    "extracting embeddings needs fairaudit.images.extract, which this fairaudit ({version}) "
     "lacks. Fix: upgrade fairaudit, or pass --embeddings FILE."
 )
 NO_FACE = "task 1.0: no face kept by the detector in {path!r}; the photo is left out."
@@ -87,7 +87,7 @@ def add_study_command(subparsers: Any) -> argparse.ArgumentParser:
 
 def _extract(manifest: Any, extractor: Any, cache: Any, batch_size: int) -> Any:
     try:
-        from fairaudit.extraction import extract
+        from fairaudit.images.extraction import extract
     except ImportError:
         import fairaudit
 
@@ -96,7 +96,7 @@ def _extract(manifest: Any, extractor: Any, cache: Any, batch_size: int) -> Any:
 
 
 def _photo_embeddings(paths: list[str], extractor: Any) -> tuple[dict[str, Any], list[str]]:
-    from fairaudit.extractors import read_image
+    from fairaudit.images.extractors import read_image
 
     out, notes = {}, []
     for path in paths:
@@ -120,7 +120,7 @@ def cmd_study_diveface(args: argparse.Namespace) -> int:
         raise FairauditInputError(NEEDS_INPUT)
     if args.root is not None and args.embeddings is not None:
         raise FairauditInputError(BOTH_INPUTS)
-    from fairaudit.io import check_output
+    from fairaudit.common.files import check_output
 
     start = time.perf_counter()
     # the study takes minutes to hours: its output directory is checked before anything runs

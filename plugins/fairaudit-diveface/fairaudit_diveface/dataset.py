@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit import FairauditInputError
-from fairaudit.datasets import manifest_subset, validate_manifest
+from fairaudit.images.datasets import manifest_subset, validate_manifest
 
 GROUPS = ("HA4K_120", "HB4K_120", "HN4K_120", "MA4K_120", "MB4K_120", "MN4K_120")
 GENDERS = {"H": "man (hombre)", "M": "woman (mujer)"}
@@ -82,7 +82,7 @@ def load_diveface(
         The folder that holds the six group folders.
     n_per_group : int or None, default None
         Identities drawn at random (without replacement) from each group with
-        :func:`fairaudit.datasets.manifest_subset`; None keeps every identity.
+        :func:`fairaudit.images.manifest_subset`; None keeps every identity.
         The study drew 750.
     images_per_identity : int or "all", default 1
         Images kept per identity (the study took one), or every image. With

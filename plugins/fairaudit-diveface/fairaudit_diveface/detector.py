@@ -45,7 +45,7 @@ CONFIDENCE = 0.8
 BAD_IMAGE = (
     "image must be an RGB picture: a uint8 array of shape (height, width, 3) (grey (h, w) "
     "and RGBA (h, w, 4) are converted); got {what}. Fix: read it with "
-    "fairaudit.extractors.read_image(path)."
+    "fairaudit.images.read_image(path)."
 )
 BAD_DETECTIONS = (
     "the face detector network returned an array of shape {shape}; an SSD detector returns "

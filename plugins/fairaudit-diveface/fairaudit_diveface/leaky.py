@@ -125,8 +125,8 @@ def run_original_protocol(
         ``"mixtures"`` (rows taken per cell for each mixture),
         ``"mixture_size"``.
     """
-    from fairaudit.heads import resolve_head, seed_estimator
-    from fairaudit.threads import limited_threads
+    from fairaudit.classification.heads import resolve_head, seed_estimator
+    from fairaudit.common.threads import limited_threads
     from sklearn.base import clone
 
     X = data.normalized()

@@ -205,7 +205,7 @@ class StudyResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dictionary (fitted models and per-prediction tables excluded)."""
-        from fairaudit.serialize import frame_to_dict, to_jsonable
+        from fairaudit.common.serialize import frame_to_dict, to_jsonable
 
         corrected = {name: {"cross": frame_to_dict(res.cross), "fairness": frame_to_dict(res.fairness),
                             "training": frame_to_dict(res.training), "params": res.params,
@@ -235,8 +235,8 @@ class StudyResult:
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 1) -> str:
         """Serialise to JSON; also write it atomically when ``path`` is given."""
-        from fairaudit.io import write_text_atomic
-        from fairaudit.serialize import dumps
+        from fairaudit.common.files import write_text_atomic
+        from fairaudit.common.serialize import dumps
 
         text = dumps(self.to_dict(), indent=indent)
         if path is not None:
@@ -459,9 +459,9 @@ def run_study(
     -------
     StudyResult
     """
-    from fairaudit.classification import derive_seeds, run_study_protocol
-    from fairaudit.heads import head_name
-    from fairaudit.provenance import provenance
+    from fairaudit.classification.audit import derive_seeds, run_study_protocol
+    from fairaudit.classification.heads import head_name
+    from fairaudit.common.provenance import provenance
 
     start = time.perf_counter()
     _check(embeddings)
@@ -489,7 +489,7 @@ def run_study(
         notes.append("task 1.1 skipped: no identity has 5 samples; pass verification_data "
                      "(CLI: --ten-people DIR) or data with several samples per identity.")
     else:
-        from fairaudit.verification import verification_audit
+        from fairaudit.verification.audit import verification_audit
 
         by = "ethnicity" if "ethnicity" in vset.attribute_names else vset.attribute_names[0]
         verification = verification_audit(vset, by=by, threshold="eer", n_boot=n_boot,
@@ -505,7 +505,7 @@ def run_study(
     counts = _group_counts(subset)
     diagnostics = None
     if tsne:
-        from fairaudit.diagnostics import embedding_diagnostics
+        from fairaudit.diagnostics.audit import embedding_diagnostics
 
         t0 = time.perf_counter()
         diagnostics = embedding_diagnostics(subset, by=["gender", "ethnicity"], method="tsne",
@@ -565,7 +565,7 @@ def run_study(
 
 
 def _write(result: StudyResult, out: Path, *, plots: bool) -> StudyResult:
-    from fairaudit.io import write_text_atomic
+    from fairaudit.common.files import write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}

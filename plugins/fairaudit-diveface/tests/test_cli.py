@@ -74,7 +74,7 @@ def test_missing_weights_fail_before_any_work(no_model_env, diveface_root, tmp_p
 
 
 def test_study_end_to_end_from_images(diveface_root, tiny_h5, standin_detector_dir, tmp_path, capsys):
-    pytest.importorskip("fairaudit.extraction", reason="fairaudit.extraction not there yet")
+    pytest.importorskip("fairaudit.images.extraction", reason="fairaudit.images.extraction not there yet")
     import cv2
 
     # task 1.1's folder in the study's own layout, and two photos whose faces the stand-in finds

@@ -9,7 +9,7 @@ import pytest
 from conftest import GROUPS, make_diveface
 
 from fairaudit import FairauditInputError
-from fairaudit.datasets import load_dataset
+from fairaudit.images.datasets import load_dataset
 from fairaudit_diveface import dataset
 
 
@@ -87,7 +87,7 @@ def test_ten_people_spreads_over_the_groups(diveface_root, tmp_path):
 
 
 def test_extraction_end_to_end_with_the_tiny_model(diveface_root, tiny_h5, tmp_path):
-    extraction = pytest.importorskip("fairaudit.extraction", reason="fairaudit.extraction not there yet")
+    extraction = pytest.importorskip("fairaudit.images.extraction", reason="fairaudit.images.extraction not there yet")
     from fairaudit_diveface.embedder import VGGFace2ResNet50
 
     manifest = dataset.load_diveface(diveface_root)

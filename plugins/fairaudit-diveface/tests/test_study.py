@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from fairaudit import FairauditInputError, synthetic
-from fairaudit.classification import derive_seeds
+from fairaudit.classification.audit import derive_seeds
 from fairaudit_diveface import leaky, study
 
 

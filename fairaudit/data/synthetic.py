@@ -1,0 +1,687 @@
+"""Synthetic identity-labelled face embeddings with planted, documented biases.
+
+No demographic-labelled face data can be shipped with fairaudit, so this module
+generates embeddings on the unit sphere whose demographic differentials are
+*planted* by construction. They are the default data of the demo and an oracle
+for the tests: an audit of :func:`population` must find what :func:`planted`
+says was planted.
+
+The generative model
+--------------------
+Let ``d`` be the dimension. A random orthonormal frame is drawn once: a common
+direction ``f0``, one direction ``e_k`` for every *context* ``k`` (a
+combination of the non-gender attribute values; for DiveFace, an ethnicity)
+and two gender axes ``u0, v0``. Context centres are
+``c_k = sqrt(rho) f0 + sqrt(1 - rho) e_k`` with ``rho = context_similarity``
+(a preset setting). A group ``g`` (one combination of all attribute values)
+with parameters ``sigma_w = intra_spread``, ``s = identity_similarity``,
+``gamma = gender_strength`` and ``theta = gender_angle_deg`` then has
+
+* gender direction ``u_g = cos(theta) u0 + sin(theta) v0``;
+* group centre ``G_g = sqrt(1 - gamma**2) c_k + gamma * sign_g * u_g`` with
+  ``sign_g = +1`` for the first gender value and ``-1`` for the second;
+* identity centres ``mu_i = sqrt(s) G_g + sqrt(1 - s) z_i`` with ``z_i`` a
+  uniformly random unit vector orthogonal to the frame, so that two identities
+  of the group have centre cosine ``s`` on average (larger ``s`` -> more false
+  matches);
+* per-identity spread ``sigma_i = sigma_w * exp(tau * xi_i - tau**2 / 2)``,
+  ``xi_i ~ N(0, 1)``, ``tau = identity_jitter`` (a few identities are harder
+  than others, with mean spread ``sigma_w``);
+* per-sample quality ``q = exp(kappa * eta - kappa**2 / 2)``, ``eta ~ N(0, 1)``,
+  ``kappa = sample_jitter`` (a few images are poor, which gives the genuine
+  scores their heavy low tail);
+* samples ``x = normalize(mu_i + q * sigma_i * n / sqrt(d))``,
+  ``n ~ N(0, I_d)`` (larger ``sigma_w`` -> more false non-matches).
+
+Scores are cosine similarities. To first order a genuine pair scores
+``1 / (1 + sigma_w**2)`` and an impostor pair of the same group
+``s / (1 + sigma_w**2)``; impostors of different groups score lower. A larger
+``sigma_w`` therefore also pulls impostor scores towards 0: the presets choose
+``s`` so that the planted FMR order survives this.
+
+See ``docs/guide/synthetic.md`` for the presets and what an audit should find.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.common import errors
+from fairaudit.data.embedding_set import EmbeddingSet
+from fairaudit.data.groups import LABEL_SEP
+
+# --- error messages ---------------------------------------------------------
+UNKNOWN_PRESET = (
+    "preset={value!r} is not a synthetic preset; available presets: {available}. "
+    "Fix: pass one of them, or a fairaudit.synthetic.Preset."
+)
+UNKNOWN_PARAMETER = (
+    "{value!r} is not a group parameter that population() can override; "
+    "overridable parameters: {available}. Fix: pass one of them, e.g. "
+    "intra_spread={{'N': 0.6}}."
+)
+UNKNOWN_GROUP_KEY = (
+    "{name}: key {value!r} names no group of preset {preset!r}; valid keys are the "
+    "group labels {labels} and the attribute values {values}. Fix: use one of them."
+)
+BAD_OVERRIDE = (
+    "{name}={value!r} must be a number (applied to every group) or a dict mapping a "
+    "group label or an attribute value to a number. Fix: pass e.g. "
+    "{name}={{'N': 0.6}}."
+)
+BAD_PARAMETER = (
+    "{name}={value!r} for group {group!r} is out of range: it must be {rule}. Fix: "
+    "pass a value in that range."
+)
+BAD_N_IDENTITIES = (
+    "n_identities={value!r} must be an integer >= 0 (identities per group) or a dict "
+    "mapping a group label or an attribute value to one. Fix: pass e.g. 100 or "
+    "{{'HN': 50}}."
+)
+TOO_FEW_IDENTITIES = (
+    "n_identities={value!r} gives {n} identity(ies) in total; an EmbeddingSet needs "
+    "at least 2. Fix: ask for more identities."
+)
+BAD_SAMPLES = (
+    "samples_per_identity={value!r} must be an integer >= 1 or a (min, max) pair of "
+    "integers with 1 <= min <= max. Fix: pass e.g. 5 or (2, 8)."
+)
+BAD_DIM = (
+    "dim={value!r} must be an integer >= {minimum} for preset {preset!r} (it needs "
+    "{frame} orthogonal structure directions plus room for identity noise). Fix: "
+    "pass e.g. dim=128."
+)
+BAD_RANDOM_STATE = (
+    "random_state={value!r} must be None, an int or a numpy.random.Generator; got "
+    "{type}. Fix: pass e.g. random_state=0."
+)
+BAD_PRESET = "preset {name!r} is inconsistent: {problem}. Fix: {fix}"
+
+#: the GroupSpec fields that population(**overrides) may change
+PARAMETERS = (
+    "intra_spread",
+    "identity_similarity",
+    "gender_strength",
+    "gender_angle_deg",
+    "identity_jitter",
+    "sample_jitter",
+)
+
+_RULES = {
+    "intra_spread": ("a finite number >= 0", lambda v: 0.0 <= v < math.inf),
+    "identity_similarity": ("a number in [0, 1)", lambda v: 0.0 <= v < 1.0),
+    "gender_strength": ("a number in [0, 1]", lambda v: 0.0 <= v <= 1.0),
+    "gender_angle_deg": ("a finite number", lambda v: math.isfinite(v)),
+    "identity_jitter": ("a number in [0, 2]", lambda v: 0.0 <= v <= 2.0),
+    "sample_jitter": ("a number in [0, 2]", lambda v: 0.0 <= v <= 2.0),
+}
+
+
+def _check_parameter(name: str, value: Any, group: str) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    rule, test = _RULES[name]
+    if not ok or not test(float(value)):
+        raise errors.FairauditInputError(
+            BAD_PARAMETER.format(name=name, value=value, group=group, rule=rule)
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Planted parameters of one demographic group.
+
+    Parameters
+    ----------
+    values : dict of str to str
+        The group's value of every attribute, in attribute order, e.g.
+        ``{"gender": "M", "ethnicity": "N"}``.
+    intra_spread : float
+        ``sigma_w >= 0``: spread of an identity's samples around its centre.
+        Drives FNMR: genuine scores are about ``1 / (1 + sigma_w**2)``.
+    identity_similarity : float
+        ``s`` in [0, 1): mean cosine between the centres of two identities of
+        the group. Drives FMR: same-group impostor scores are about
+        ``s / (1 + sigma_w**2)``.
+    gender_strength : float, default 0.25
+        ``gamma`` in [0, 1]: how far the group centre sits along its gender
+        direction. The gender margin of an identity centre is ``sqrt(s) * gamma``.
+    gender_angle_deg : float, default 0.0
+        Angle of the group's gender direction to the shared direction ``u0``.
+        Give both genders of one context the same angle; contexts with
+        different angles make gender classifiers transfer worse between them.
+    identity_jitter : float, default 0.1
+        ``tau`` in [0, 2]: log-normal spread of the per-identity ``sigma``.
+    sample_jitter : float, default 0.45
+        ``kappa`` in [0, 2]: log-normal spread of the per-sample noise scale
+        (image quality).
+
+    Raises
+    ------
+    FairauditInputError
+        If a parameter is out of range.
+    """
+
+    values: Mapping[str, str]
+    intra_spread: float
+    identity_similarity: float
+    gender_strength: float = 0.25
+    gender_angle_deg: float = 0.0
+    identity_jitter: float = 0.1
+    sample_jitter: float = 0.45
+
+    def __post_init__(self) -> None:
+        clean = {str(k): str(v) for k, v in dict(self.values).items()}
+        object.__setattr__(self, "values", MappingProxyType(clean))
+        for name in PARAMETERS:
+            object.__setattr__(self, name, _check_parameter(name, getattr(self, name), self.label))
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.values.items()), *(getattr(self, n) for n in PARAMETERS)))
+
+    @property
+    def label(self) -> str:
+        """Short label: the attribute values joined, e.g. ``'HA'`` (the DiveFace code)."""
+        return "".join(self.values.values())
+
+    @property
+    def group(self) -> str:
+        """Label as fairaudit audit tables write it, e.g. ``'H & A'``."""
+        return LABEL_SEP.join(self.values.values())
+
+    def parameters(self) -> dict[str, float]:
+        """The planted numbers of the group, by parameter name."""
+        return {name: getattr(self, name) for name in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named population: its groups, their planted parameters and expected orderings.
+
+    Parameters
+    ----------
+    name : str
+        Key of the preset in :data:`PRESETS`.
+    attributes : tuple of str
+        Attribute names, in the order of every ``GroupSpec.values``.
+    groups : tuple of GroupSpec
+        One spec per group; each combination of attribute values at most once.
+    description : str
+        One paragraph on what is planted and why.
+    planted_fnmr_order : tuple of str
+        Group labels from the highest to the lowest planted FNMR, or ``()`` when
+        no ordering is planted.
+    planted_fmr_order : tuple of str
+        Group labels from the highest to the lowest planted FMR, or ``()``.
+    gender_attribute : str or None, default "gender"
+        The attribute encoded along the gender directions (at most two values;
+        the first value seen gets ``sign = +1``). None: no gender encoding.
+    context_similarity : float, default 0.75
+        ``rho`` in [0, 1): cosine between the centres of two contexts (e.g.
+        two ethnicities). Larger values make cross-group impostors score
+        closer to same-group impostors.
+
+    Raises
+    ------
+    FairauditInputError
+        If the groups, orderings or settings are inconsistent.
+    """
+
+    name: str
+    attributes: tuple[str, ...]
+    groups: tuple[GroupSpec, ...]
+    description: str
+    planted_fnmr_order: tuple[str, ...] = ()
+    planted_fmr_order: tuple[str, ...] = ()
+    gender_attribute: str | None = "gender"
+    context_similarity: float = 0.75
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "planted_fnmr_order", tuple(self.planted_fnmr_order))
+        object.__setattr__(self, "planted_fmr_order", tuple(self.planted_fmr_order))
+        labels = self.labels
+        if not 0.0 <= float(self.context_similarity) < 1.0:
+            self._fail(f"context_similarity={self.context_similarity!r} is not in [0, 1)",
+                       "pass a value such as 0.5.")
+        if not self.groups:
+            self._fail("it has no groups", "give at least one GroupSpec.")
+        for spec in self.groups:
+            if tuple(spec.values) != self.attributes:
+                self._fail(
+                    f"group {spec.label!r} has attributes {list(spec.values)} but the preset "
+                    f"declares {list(self.attributes)}",
+                    "give every GroupSpec.values the preset's attributes, in order.",
+                )
+        if len(set(labels)) != len(labels):
+            self._fail(f"group labels repeat: {list(labels)}", "give each group distinct values.")
+        for name, order in (("planted_fnmr_order", self.planted_fnmr_order),
+                            ("planted_fmr_order", self.planted_fmr_order)):
+            if order and sorted(order) != sorted(labels):
+                self._fail(
+                    f"{name}={order} is not an ordering of the group labels {list(labels)}",
+                    f"list every group label exactly once, or leave {name} empty.",
+                )
+        if self.gender_attribute is not None:
+            if self.gender_attribute not in self.attributes:
+                self._fail(
+                    f"gender_attribute={self.gender_attribute!r} is not one of its attributes "
+                    f"{list(self.attributes)}",
+                    "name one of the attributes, or pass gender_attribute=None.",
+                )
+            if len(self.gender_values) > 2:
+                self._fail(
+                    f"gender attribute {self.gender_attribute!r} has values "
+                    f"{list(self.gender_values)}; the model encodes at most two",
+                    "use two values, or pass gender_attribute=None.",
+                )
+
+    def _fail(self, problem: str, fix: str) -> None:
+        raise errors.FairauditInputError(BAD_PRESET.format(name=self.name, problem=problem, fix=fix))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Short label of every group, in preset order."""
+        return tuple(spec.label for spec in self.groups)
+
+    @property
+    def gender_values(self) -> tuple[str, ...]:
+        """Values of the gender attribute in order of first appearance (sign +1, then -1)."""
+        if self.gender_attribute is None:
+            return ()
+        return tuple(dict.fromkeys(spec.values[self.gender_attribute] for spec in self.groups))
+
+    @property
+    def contexts(self) -> tuple[tuple[str, ...], ...]:
+        """Combinations of the non-gender attribute values; each gets its own centre."""
+        return tuple(dict.fromkeys(self._context(spec) for spec in self.groups))
+
+    def _context(self, spec: GroupSpec) -> tuple[str, ...]:
+        return tuple(v for k, v in spec.values.items() if k != self.gender_attribute)
+
+
+# --- presets ------------------------------------------------------------------
+_GENDERS = ("H", "M")  # H = man (hombre), M = woman (mujer): the DiveFace codes
+_ETHNICITIES = ("A", "B", "N")  # A = Asian, B = White (blanco), N = Black (negro)
+
+#: planted DiveFace parameters by ethnicity: (intra_spread, identity_similarity, gender angle)
+_DIVEFACE_ETHNICITY = {"A": (0.78, 0.32, 0.0), "B": (0.56, 0.15, 35.0), "N": (0.96, 0.26, 70.0)}
+#: what being a woman adds to (intra_spread, identity_similarity)
+_DIVEFACE_WOMAN = (0.10, 0.05)
+_DIVEFACE_GENDER_STRENGTH = 0.25
+
+
+def _diveface() -> Preset:
+    groups = []
+    for gender in _GENDERS:
+        for ethnicity in _ETHNICITIES:
+            spread, similarity, angle = _DIVEFACE_ETHNICITY[ethnicity]
+            if gender == "M":
+                spread += _DIVEFACE_WOMAN[0]
+                similarity += _DIVEFACE_WOMAN[1]
+            groups.append(GroupSpec(
+                values={"gender": gender, "ethnicity": ethnicity},
+                intra_spread=round(spread, 4),
+                identity_similarity=round(similarity, 4),
+                gender_strength=_DIVEFACE_GENDER_STRENGTH,
+                gender_angle_deg=angle,
+            ))
+    return Preset(
+        name="diveface",
+        attributes=("gender", "ethnicity"),
+        groups=tuple(groups),
+        description=(
+            "Six groups in the DiveFace layout: gender H (man) / M (woman) x ethnicity "
+            "A (Asian) / B (White) / N (Black). FNMR is planted through intra_spread "
+            "(ethnicity N > A > B, and women 0.10 above men within each ethnicity), "
+            "giving the FNMR order MN > HN > MA > HA > MB > HB. FMR is planted through "
+            "identity_similarity (ethnicity A > N > B, and women 0.05 above men), "
+            "giving the FMR order MA > HA > MN > HN > MB > HB. Every group has the same "
+            "gender_strength, but the gender direction of A, B and N is rotated by 0, 35 "
+            "and 70 degrees, so a gender classifier trained on one ethnicity is most "
+            "accurate on that ethnicity and least accurate on the one furthest away "
+            "(A <-> N)."
+        ),
+        planted_fnmr_order=("MN", "HN", "MA", "HA", "MB", "HB"),
+        planted_fmr_order=("MA", "HA", "MN", "HN", "MB", "HB"),
+    )
+
+
+def _balanced() -> Preset:
+    groups = tuple(
+        GroupSpec(
+            values={"gender": gender, "ethnicity": ethnicity},
+            intra_spread=0.80,
+            identity_similarity=0.28,
+            gender_strength=_DIVEFACE_GENDER_STRENGTH,
+            gender_angle_deg=0.0,
+        )
+        for gender in _GENDERS
+        for ethnicity in _ETHNICITIES
+    )
+    return Preset(
+        name="balanced",
+        attributes=("gender", "ethnicity"),
+        groups=groups,
+        description=(
+            "The DiveFace layout with no planted bias at all: every group has the same "
+            "intra_spread, identity_similarity, gender_strength and gender direction. "
+            "Differences an audit reports between these groups are sampling noise; use "
+            "it to check that an audit does not invent a bias."
+        ),
+    )
+
+
+#: the built-in populations, by name
+PRESETS: dict[str, Preset] = {p.name: p for p in (_diveface(), _balanced())}
+
+
+# --- resolving arguments --------------------------------------------------------
+def _resolve_preset(preset: str | Preset) -> Preset:
+    if isinstance(preset, Preset):
+        return preset
+    if isinstance(preset, str) and preset in PRESETS:
+        return PRESETS[preset]
+    raise errors.FairauditInputError(
+        UNKNOWN_PRESET.format(value=preset, available=sorted(PRESETS))
+    )
+
+
+def _attribute_values(p: Preset) -> list[str]:
+    return list(dict.fromkeys(spec.values[a] for a in p.attributes for spec in p.groups))
+
+
+def _match(p: Preset, key: Any, *, name: str) -> tuple[list[int], bool]:
+    """Indices of the groups that ``key`` names, and whether it named one group exactly."""
+    key_s = str(key)
+    for i, spec in enumerate(p.groups):
+        if key_s in (spec.label, spec.group):
+            return [i], True
+    hits = [i for i, spec in enumerate(p.groups) if key_s in spec.values.values()]
+    if not hits:
+        raise errors.FairauditInputError(
+            UNKNOWN_GROUP_KEY.format(name=name, value=key, preset=p.name,
+                                     labels=list(p.labels), values=_attribute_values(p))
+        )
+    return hits, False
+
+
+def _per_group(p: Preset, value: Any, *, name: str, default: Any) -> list[Any]:
+    """Spread a scalar or a {label or attribute value: x} dict over the groups.
+
+    Keys naming an attribute value are applied first, exact group labels last,
+    so ``{"N": 0.9, "MN": 1.0}`` gives MN 1.0 and HN 0.9.
+    """
+    if not isinstance(value, Mapping):
+        return [value] * len(p.groups)
+    out = [default] * len(p.groups)
+    resolved = [(key, *_match(p, key, name=name)) for key in value]
+    for exact in (False, True):
+        for key, hits, is_exact in resolved:
+            if is_exact == exact:
+                for i in hits:
+                    out[i] = value[key]
+    return out
+
+
+def _apply_overrides(p: Preset, overrides: Mapping[str, Any]) -> tuple[GroupSpec, ...]:
+    specs = list(p.groups)
+    for name, value in overrides.items():
+        if name not in PARAMETERS:
+            raise errors.FairauditInputError(
+                UNKNOWN_PARAMETER.format(value=name, available=list(PARAMETERS))
+            )
+        if not isinstance(value, Mapping) and not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            raise errors.FairauditInputError(BAD_OVERRIDE.format(name=name, value=value))
+        new = _per_group(p, value, name=name, default=None)
+        for i, v in enumerate(new):
+            if v is not None:
+                specs[i] = replace(specs[i], **{name: _check_parameter(name, v, specs[i].label)})
+    return tuple(specs)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _resolve_counts(p: Preset, n_identities: Any) -> list[int]:
+    if not (_is_int(n_identities) or isinstance(n_identities, Mapping)):
+        raise errors.FairauditInputError(BAD_N_IDENTITIES.format(value=n_identities))
+    counts = _per_group(p, n_identities, name="n_identities", default=100)
+    for c in counts:
+        if not _is_int(c) or c < 0:
+            raise errors.FairauditInputError(BAD_N_IDENTITIES.format(value=n_identities))
+    counts = [int(c) for c in counts]
+    if sum(counts) < 2:
+        raise errors.FairauditInputError(
+            TOO_FEW_IDENTITIES.format(value=n_identities, n=sum(counts))
+        )
+    return counts
+
+
+def _resolve_samples(samples_per_identity: Any) -> tuple[int, int]:
+    value = samples_per_identity
+    if _is_int(value):
+        lo = hi = int(value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+        lo, hi = int(value[0]), int(value[1])
+    else:
+        raise errors.FairauditInputError(BAD_SAMPLES.format(value=value))
+    if not 1 <= lo <= hi:
+        raise errors.FairauditInputError(BAD_SAMPLES.format(value=value))
+    return lo, hi
+
+
+def _resolve_rng(random_state: Any) -> np.random.Generator:
+    if random_state is None or _is_int(random_state) or isinstance(random_state, np.random.Generator):
+        try:
+            return np.random.default_rng(random_state)
+        except ValueError:  # a negative int
+            pass
+    raise errors.FairauditInputError(
+        BAD_RANDOM_STATE.format(value=random_state, type=type(random_state).__name__)
+    )
+
+
+def _frame_size(p: Preset) -> int:
+    return len(p.contexts) + 3
+
+
+# --- generation ---------------------------------------------------------------
+def population(
+    preset: str | Preset = "diveface",
+    *,
+    n_identities: int | Mapping[str, int] = 100,
+    samples_per_identity: int | tuple[int, int] = 5,
+    dim: int = 128,
+    random_state: int | np.random.Generator | None = 0,
+    **overrides: float | Mapping[str, float],
+) -> EmbeddingSet:
+    """Draw a synthetic population with the biases planted by ``preset``.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "diveface"
+        A key of :data:`PRESETS` (``"diveface"``, ``"balanced"``) or a Preset.
+    n_identities : int or dict, default 100
+        Identities per group, or a dict mapping a group label (``"HA"`` or
+        ``"H & A"``) or an attribute value (``"A"``: every group with that value)
+        to a count; groups the dict does not name get 100. A count may be 0.
+    samples_per_identity : int or (int, int), default 5
+        Samples of every identity, or an inclusive ``(min, max)`` range drawn
+        uniformly per identity.
+    dim : int, default 128
+        Embedding dimension.
+    random_state : int, numpy.random.Generator or None, default 0
+        Seed of the only source of randomness. The same seed gives the same set.
+    **overrides : float or dict
+        Replace planted parameters (any of :data:`PARAMETERS`), either for every
+        group (``intra_spread=0.8``) or per group label or attribute value
+        (``intra_spread={"N": 0.6}``). Attribute-value keys are applied first,
+        then exact group labels.
+
+    Returns
+    -------
+    EmbeddingSet
+        Unit-norm embeddings, identity labels like ``"HA0001"`` and one
+        attribute column per preset attribute. Rows come group by group, then
+        identity by identity.
+
+    Raises
+    ------
+    FairauditInputError
+        On an unknown preset, parameter or group key, a parameter out of range,
+        bad sizes, a too small ``dim`` or a bad ``random_state``.
+
+    Examples
+    --------
+    >>> from fairaudit import synthetic
+    >>> es = synthetic.population(n_identities=20, samples_per_identity=3)
+    >>> len(es), es.n_identities, es.attribute_names
+    (360, 120, ['gender', 'ethnicity'])
+    """
+    p = _resolve_preset(preset)
+    specs = _apply_overrides(p, overrides)
+    counts = _resolve_counts(p, n_identities)
+    lo, hi = _resolve_samples(samples_per_identity)
+    minimum = _frame_size(p) + 8
+    if not _is_int(dim) or dim < minimum:
+        raise errors.FairauditInputError(
+            BAD_DIM.format(value=dim, minimum=minimum, preset=p.name, frame=_frame_size(p))
+        )
+    dim = int(dim)
+    rng = _resolve_rng(random_state)
+
+    # the shared frame: a common face direction, one direction per context, two gender axes
+    frame, _ = np.linalg.qr(rng.standard_normal((dim, _frame_size(p))))
+    rho = p.context_similarity
+    contexts = {ctx: math.sqrt(rho) * frame[:, 0] + math.sqrt(1.0 - rho) * frame[:, k + 1]
+                for k, ctx in enumerate(p.contexts)}
+    u0, v0 = frame[:, -2], frame[:, -1]
+    signs = dict(zip(p.gender_values, (1.0, -1.0)))
+    # one child generator per group: a group's draws do not depend on the others' sizes
+    seeds = rng.integers(0, 2**63 - 1, size=len(specs), dtype=np.int64)
+
+    blocks, identities, rows = [], [], []
+    for spec, count, seed in zip(specs, counts, seeds):
+        if count == 0:
+            continue
+        grng = np.random.default_rng(int(seed))
+        theta = math.radians(spec.gender_angle_deg)
+        gender_dir = math.cos(theta) * u0 + math.sin(theta) * v0
+        gamma = spec.gender_strength
+        sign = signs.get(spec.values.get(p.gender_attribute or "", ""), 0.0)
+        centre = math.sqrt(1.0 - gamma**2) * contexts[p._context(spec)] + gamma * sign * gender_dir
+        centre /= np.linalg.norm(centre)
+
+        sizes = grng.integers(lo, hi + 1, size=count)
+        tau = spec.identity_jitter
+        sigma = spec.intra_spread * np.exp(tau * grng.standard_normal(count) - tau**2 / 2)
+        z = grng.standard_normal((count, dim))
+        z -= (z @ frame) @ frame.T
+        z /= np.linalg.norm(z, axis=1, keepdims=True)
+        s = spec.identity_similarity
+        mu = math.sqrt(s) * centre + math.sqrt(1.0 - s) * z
+
+        owner = np.repeat(np.arange(count), sizes)
+        kappa = spec.sample_jitter
+        quality = np.exp(kappa * grng.standard_normal(owner.size) - kappa**2 / 2)
+        noise = grng.standard_normal((owner.size, dim)) / math.sqrt(dim)
+        x = mu[owner] + (sigma[owner] * quality)[:, None] * noise
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        blocks.append(x)
+
+        width = max(4, len(str(count)))
+        names = np.array([f"{spec.label}{k + 1:0{width}d}" for k in range(count)])
+        identities.append(names[owner])
+        rows.append(pd.DataFrame({a: np.full(owner.size, v) for a, v in spec.values.items()}))
+
+    return EmbeddingSet(
+        np.vstack(blocks),
+        identity=np.concatenate(identities),
+        attributes=pd.concat(rows, ignore_index=True),
+    )
+
+
+# --- what was planted -------------------------------------------------------
+def planted(preset: str | Preset = "diveface") -> pd.DataFrame:
+    """The planted parameters of every group and the rank an audit should find.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "diveface"
+
+    Returns
+    -------
+    DataFrame
+        One row per group, indexed by the short label (``"HA"``), with columns:
+        ``group`` (the audit-table label ``"H & A"``), one column per attribute,
+        the parameters in :data:`PARAMETERS`, ``genuine_mean`` and
+        ``impostor_mean`` (first-order expected cosine of a genuine pair and of
+        a same-group impostor pair: ``1 / (1 + sigma_w**2)`` and
+        ``s / (1 + sigma_w**2)``), ``gender_margin`` (first-order distance of a
+        sample from the gender boundary along its gender direction,
+        ``sqrt(s) * gamma / sqrt(1 + sigma_w**2)``), and ``fnmr_rank`` /
+        ``fmr_rank`` (1 = the highest planted rate; every group ranks 1 when no
+        ordering is planted).
+
+    Examples
+    --------
+    >>> from fairaudit import synthetic
+    >>> synthetic.planted("diveface").sort_values("fmr_rank").index.tolist()
+    ['MA', 'HA', 'MN', 'HN', 'MB', 'HB']
+    """
+    p = _resolve_preset(preset)
+    records = []
+    for spec in p.groups:
+        sw2 = spec.intra_spread**2
+        rec = {"label": spec.label, "group": spec.group, **spec.values, **spec.parameters()}
+        rec["genuine_mean"] = 1.0 / (1.0 + sw2)
+        rec["impostor_mean"] = spec.identity_similarity / (1.0 + sw2)
+        rec["gender_margin"] = (
+            math.sqrt(spec.identity_similarity) * spec.gender_strength / math.sqrt(1.0 + sw2)
+            if p.gender_attribute is not None else 0.0
+        )
+        for col, order in (("fnmr_rank", p.planted_fnmr_order), ("fmr_rank", p.planted_fmr_order)):
+            rec[col] = order.index(spec.label) + 1 if order else 1
+        records.append(rec)
+    return pd.DataFrame.from_records(records).set_index("label")
+
+
+def describe(preset: str | Preset = "diveface") -> str:
+    """A human-readable paragraph on what ``preset`` plants.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "diveface"
+
+    Returns
+    -------
+    str
+    """
+    p = _resolve_preset(preset)
+    table = planted(p)
+    parts = [f"Preset {p.name!r}: {p.description}"]
+    per_group = "; ".join(
+        f"{label}: intra_spread={row.intra_spread:g}, identity_similarity="
+        f"{row.identity_similarity:g}, gender_strength={row.gender_strength:g}, "
+        f"gender_angle_deg={row.gender_angle_deg:g}"
+        for label, row in table.iterrows()
+    )
+    parts.append(f"Planted parameters - {per_group}.")
+    if p.planted_fnmr_order:
+        parts.append("Expected FNMR order (highest first): " + " > ".join(p.planted_fnmr_order) + ".")
+    if p.planted_fmr_order:
+        parts.append("Expected FMR order (highest first): " + " > ".join(p.planted_fmr_order) + ".")
+    if not (p.planted_fnmr_order or p.planted_fmr_order):
+        parts.append("No ordering is planted: an audit should find no systematic difference.")
+    return " ".join(parts)
