@@ -20,8 +20,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 from fairaudit.common.errors import FairauditInputError  # noqa: E402
-from fairaudit.data.embedding_set import EmbeddingSet  # noqa: E402
-from fairaudit.plugins.hookspecs import hookimpl  # noqa: E402
+from fairaudit.data import EmbeddingSet  # noqa: E402
+from fairaudit.plugins import hookimpl  # noqa: E402
 
 _LAZY = {
     "ScoreSet": ("fairaudit.data.score_set", "ScoreSet"),

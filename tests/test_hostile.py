@@ -374,7 +374,9 @@ def test_unwritable_outputs_are_refused_before_the_work(pop_file, result_json, a
         raise AssertionError("the work started before the outputs were checked")
 
     for module, name in [(fairaudit.verification.audit, "_verification_audit"),
+                         (fairaudit.classification, "classification_audit"),
                          (fairaudit.classification.audit, "classification_audit"),
+                         (fairaudit.diagnostics, "embedding_diagnostics"),
                          (fairaudit.diagnostics.audit, "embedding_diagnostics"),
                          (fairaudit.data.synthetic, "population")]:
         monkeypatch.setattr(module, name, never)
@@ -398,7 +400,7 @@ def test_a_write_that_fails_at_the_end_saves_the_work_elsewhere(pop_file, tmp_pa
         out_dir.write_text("now a file")
         return result
 
-    monkeypatch.setattr(v, "verification_audit", audit_then_break_the_output)
+    monkeypatch.setattr(fairaudit.verification, "verification_audit", audit_then_break_the_output)
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -427,7 +429,7 @@ def test_every_output_is_attempted_when_one_fails(pop_file, tmp_path, capsys, mo
         return result
 
     json_dir.mkdir()
-    monkeypatch.setattr(v, "verification_audit", audit_then_break)
+    monkeypatch.setattr(fairaudit.verification, "verification_audit", audit_then_break)
     monkeypatch.chdir(tmp_path)
     code = main(["verify", str(pop_file), "--by", "ethnicity", "--n-boot", "0", "--json", str(json_dir / "r.json"),
                  "--plots", str(tmp_path / "plots")])

@@ -15,4 +15,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "resolve_head": "heads",
     "resolve_split": "splits",
     "choose_test_set": "splits",
+    "HEADS": "heads",
+    "SPLITS": "splits",
 })

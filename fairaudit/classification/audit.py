@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
-from fairaudit.data.embedding_set import EmbeddingSet
-from fairaudit.data.groups import LABEL_SEP, POOLED, make_groups, normalize_by
+from fairaudit.data import EmbeddingSet
+from fairaudit.data import LABEL_SEP, POOLED, make_groups, normalize_by
 from fairaudit.classification.heads import KerasMLPClassifier, head_name, resolve_head, seed_estimator
 from fairaudit.common.provenance import provenance
 from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
@@ -1112,7 +1112,7 @@ def run_study_protocol(
     out["mixture_size"] = size
     timed("mixtures", classification_audit, data, target=target, by=by, split=MixtureSweep(mixtures), **common)
     if diagnostics:
-        from fairaudit.diagnostics.audit import embedding_diagnostics
+        from fairaudit.diagnostics import embedding_diagnostics
 
         n_groups = len(np.unique(_labels(data, (target, by))))
         n_diag = None if diagnostics_per_group is None else int(diagnostics_per_group) * n_groups

@@ -257,7 +257,7 @@ def resolve_head(head: Any) -> Any:
         For an unknown name (the message lists the registered names), a class
         instead of an instance, or an object without ``fit``/``predict_proba``.
     """
-    from fairaudit.plugins.manager import registry
+    from fairaudit.plugins import registry
 
     # names resolve through the plugin registry: the built-ins above and any plugin's heads
     heads = registry("head")

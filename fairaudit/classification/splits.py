@@ -613,7 +613,7 @@ def is_split(obj: Any) -> bool:
 
 
 def _parse_one(text: str, size: int | None) -> Any:
-    from fairaudit.plugins.manager import registry
+    from fairaudit.plugins import registry
 
     spec = text.strip()
     named = registry("split")  # the built-ins of SPLITS and any plugin's strategies

@@ -47,7 +47,7 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
               labels: str | None = None, out_of_core: bool = False):
     """An EmbeddingSet (``.npz``/``.parquet`` written by fairaudit, or ``.npy`` with a labels CSV) or a
     ScoreSet (score files)."""
-    from fairaudit.data.embedding_set import EmbeddingSet
+    from fairaudit.data import EmbeddingSet
 
     p = Path(path)
     if not p.exists():
@@ -64,11 +64,11 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
     if fmt in (None, "embeddings") and suffix == ".npz":
         return EmbeddingSet.load(p, out_of_core=out_of_core)
     if fmt in (None, "embeddings") and suffix == ".parquet":
-        from fairaudit.data.embedding_set import parquet_has_embeddings
+        from fairaudit.data import parquet_has_embeddings
 
         if parquet_has_embeddings(p):
             return EmbeddingSet.load(p, out_of_core=out_of_core)
-    from fairaudit.data.score_set import ScoreSet
+    from fairaudit.data import ScoreSet
 
     attrs = None
     if identity_attributes is not None:
@@ -91,7 +91,7 @@ def _npy_with_labels(path: Path, labels: str | None):
     """Embeddings memory-mapped from a .npy; identity and attributes from a CSV, row for row."""
     import pandas as pd
 
-    from fairaudit.data.embedding_set import EmbeddingSet
+    from fairaudit.data import EmbeddingSet
 
     if labels is None:
         raise FairauditInputError(
@@ -120,9 +120,9 @@ def _read_labels_csv(path: str, option: str):
         # keep_default_na=False: "NA" or "None" are labels (e.g. North America), not gaps
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except UnicodeDecodeError:
-        from fairaudit.data.score_set import _utf8_error
+        from fairaudit.data import utf8_error
 
-        raise FairauditInputError(f"{option}: {_utf8_error(Path(path))}") from None
+        raise FairauditInputError(f"{option}: {utf8_error(Path(path))}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise FairauditInputError(
             f"{option}: {path!r} is not a readable CSV table ({str(exc).strip().splitlines()[0]}). Fix: write "
@@ -160,7 +160,7 @@ def _threshold_from_args(args: argparse.Namespace) -> Any:
 # --------------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
     from fairaudit.common.files import check_output, save_outputs
-    from fairaudit.verification.audit import verification_audit
+    from fairaudit.verification import verification_audit
 
     # outputs are checked before the work, so that a long audit is never computed for nothing
     if args.json:
@@ -199,7 +199,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _load_embeddings(path: str):
     """An EmbeddingSet file, refusing score files (classification and diagnostics need embeddings)."""
-    from fairaudit.data.embedding_set import EmbeddingSet
+    from fairaudit.data import EmbeddingSet
 
     data = load_data(path)
     if not isinstance(data, EmbeddingSet):
@@ -211,7 +211,7 @@ def _load_embeddings(path: str):
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from fairaudit.classification.audit import classification_audit
+    from fairaudit.classification import classification_audit
 
     from fairaudit.common.files import check_output, save_outputs
 
@@ -230,7 +230,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from fairaudit.diagnostics.audit import embedding_diagnostics
+    from fairaudit.diagnostics import embedding_diagnostics
     from fairaudit.common.files import check_output, save_outputs
 
     check_output(args.out, name="--out", directory=True)
@@ -242,7 +242,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     def write(folder: Path) -> None:
         import matplotlib.pyplot as plt
 
-        from fairaudit.verification.plots import safe_filename
+        from fairaudit.common.figures import safe_filename
 
         folder.mkdir(parents=True, exist_ok=True)
         result.to_json(folder / "diagnostics.json")
@@ -277,7 +277,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fairaudit.verification import plots as plot
     from fairaudit.data import synthetic
     from fairaudit.common.files import write_text_atomic
-    from fairaudit.verification.audit import verification_audit
+    from fairaudit.verification import verification_audit
 
     from fairaudit.common.files import check_output
 
@@ -312,7 +312,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         report_results[f"Verification by ethnicity {where}"] = by_eth
         report_results[f"Verification by ethnicity × gender {where}"] = result
     if not args.no_classification:
-        from fairaudit.classification.audit import run_study_protocol
+        from fairaudit.classification import run_study_protocol
 
         print("The reference study's classification protocol (tasks 1.3, 2.1-2.6), leakage-free:")
         study = run_study_protocol(es, head="logistic", n_seeds=args.seeds, random_state=args.seed)
@@ -331,7 +331,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             part.to_json(out / f"{key}.json")
             report_results[title] = part
     write_text_atomic(out / "summary.txt", "\n".join(lines))
-    from fairaudit.reporting.document import report
+    from fairaudit.reporting import report
 
     html = report(report_results, out / "report.html", title="fairaudit demo: synthetic 'diveface' population",
                   population=es, json_path=out / "report.json")
@@ -345,7 +345,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     import json
 
-    from fairaudit.plugins.manager import plugin_info
+    from fairaudit.plugins import plugin_info
     from fairaudit.common.text import table
 
     info = plugin_info()
@@ -449,7 +449,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     d.add_argument("--no-classification", action="store_true", help="skip the classification protocol")
     d.set_defaults(func=cmd_demo)
 
-    from fairaudit.reporting.document import cmd_report
+    from fairaudit.reporting import cmd_report
 
     r = sub.add_parser("report", help="write the HTML fairness report of result JSON files",
                        description="Build one self-contained HTML report from result JSON files (written by "
@@ -500,7 +500,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
 
     # plugins add their own commands (e.g. 'fairaudit study diveface')
     if plugin_commands:
-        from fairaudit.plugins.manager import plugin_manager
+        from fairaudit.plugins import plugin_manager
 
         plugin_manager().hook.register_commands(subparsers=sub)
     return parser

@@ -31,6 +31,6 @@ class ResultOutput:
 
     def to_html(self, path: str | Path, **kwargs: Any) -> Path:
         """Write this result as a self-contained HTML report (see :func:`fairaudit.report`)."""
-        from fairaudit.reporting.document import to_html
+        from fairaudit.reporting import to_html
 
         return to_html(self, path, **kwargs)

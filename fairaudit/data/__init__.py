@@ -14,4 +14,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "make_groups": "groups",
     "normalize_by": "groups",
     "POOLED": "groups",
+    "LABEL_SEP": "groups",
+    "labels_of": "groups",
+    "render_labels": "groups",
+    "check_identity_constant": "embedding_set",
+    "parquet_has_embeddings": "embedding_set",
+    "utf8_error": "score_set",
 })

@@ -494,7 +494,7 @@ def _first_bad_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int, by
             carry = data[good:]
 
 
-def _utf8_error(path: Path) -> errors.FairauditInputError:
+def utf8_error(path: Path) -> errors.FairauditInputError:
     """The message for a file that is not UTF-8: where the first bad byte is, and the fix."""
     located = _first_bad_utf8(path)
     offset, line, bad = located if located is not None else (0, 1, b"")
@@ -522,7 +522,7 @@ def _check_text_head(path: Path, head: bytes, full: bool) -> None:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if full or not (exc.reason == "unexpected end of data" and exc.end == len(head)):
-            raise _utf8_error(path) from None
+            raise utf8_error(path) from None
     nul = head.find(b"\x00")
     if nul >= 0:
         raise errors.FairauditInputError(TEXT_HAS_NUL.format(
@@ -646,7 +646,7 @@ def _read_csv(path: Path, *, skipinitialspace: bool) -> pd.DataFrame:
             SCORE_FILE_EMPTY.format(path=str(path), detail="only blank lines")
         ) from None
     except UnicodeDecodeError:
-        raise _utf8_error(path) from None
+        raise utf8_error(path) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise errors.FairauditInputError(
             CSV_UNREADABLE.format(path=str(path), detail=str(exc).strip())
@@ -811,7 +811,7 @@ def _read_text_scores(path: Path, ncols: int, *, detected: bool = False) -> tupl
                     append(value)
                 scores.append(score)
     except UnicodeDecodeError:
-        raise _utf8_error(path) from None
+        raise utf8_error(path) from None
     return labels, np.asarray(scores, dtype=np.float64)
 
 

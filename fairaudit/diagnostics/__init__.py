@@ -9,4 +9,5 @@ from fairaudit.common.lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "embedding_diagnostics": "audit",
     "DiagnosticsResult": "audit",
+    "plot_embedding": "audit",
 })

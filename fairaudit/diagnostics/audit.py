@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
-from fairaudit.data.embedding_set import EmbeddingSet
-from fairaudit.data.groups import LABEL_SEP, make_groups, normalize_by
+from fairaudit.data import EmbeddingSet
+from fairaudit.data import LABEL_SEP, make_groups, normalize_by
 from fairaudit.common.provenance import provenance
 from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
 from fairaudit.common.threads import limited_threads
@@ -386,7 +386,7 @@ def plot_embedding(result: DiagnosticsResult, color_by: str, ax: Any = None, *,
             UNKNOWN_COLOR.format(value=color_by, available=result.color_columns))
     import matplotlib.pyplot as plt
 
-    from fairaudit.verification.plots import literal
+    from fairaudit.common.figures import literal
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from fairaudit import plugins
-from fairaudit.data.embedding_set import check_identity_constant
+from fairaudit.data import check_identity_constant
 from fairaudit.common.errors import FairauditInputError
-from fairaudit.data.groups import make_groups, normalize_by
+from fairaudit.data import make_groups, normalize_by
 
 __all__ = [
     "IMAGE_EXTENSIONS",

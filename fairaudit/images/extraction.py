@@ -68,7 +68,7 @@ import pandas as pd
 
 from fairaudit import __version__
 from fairaudit import plugins
-from fairaudit.data.embedding_set import EmbeddingSet
+from fairaudit.data import EmbeddingSet
 from fairaudit.common.errors import FairauditInputError
 from fairaudit.images.extractors import DEFAULT_MAX_PIXELS
 from fairaudit.common.files import atomic_write, check_output, save_or_fallback, write_text_atomic

@@ -23,4 +23,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "plot_confusion": "document",
     "DEFAULT_TOLERANCES": "document",
     "SCHEMA": "document",
+    "cmd_report": "document",
 })

@@ -51,8 +51,8 @@ import pandas as pd
 
 from fairaudit import __version__
 from fairaudit.common import errors
-from fairaudit.data.groups import POOLED, labels_of
-from fairaudit.verification.plots import literal
+from fairaudit.data import POOLED, labels_of
+from fairaudit.common.figures import literal
 from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
 
 #: identifies the layout of :func:`report_data` output
@@ -402,9 +402,9 @@ class _Entry:
 
 
 def _result_classes() -> dict[str, Any]:
-    from fairaudit.classification.audit import ClassificationResult
-    from fairaudit.diagnostics.audit import DiagnosticsResult
-    from fairaudit.verification.audit import VerificationResult
+    from fairaudit.classification import ClassificationResult
+    from fairaudit.diagnostics import DiagnosticsResult
+    from fairaudit.verification import VerificationResult
 
     return {"verification": VerificationResult, "classification": ClassificationResult,
             "diagnostics": DiagnosticsResult}
@@ -869,7 +869,7 @@ def _assemble(entries: list[_Entry], *, title: str, tolerances: Any, population:
 
 
 def _check_population(population: Any) -> None:
-    from fairaudit.data.embedding_set import EmbeddingSet
+    from fairaudit.data import EmbeddingSet
 
     if population is not None and not isinstance(population, EmbeddingSet):
         raise errors.FairauditInputError(BAD_POPULATION.format(got=type(population).__name__))
@@ -1065,7 +1065,7 @@ def plot_mixture_sweep(result: Any, ax: Any = None) -> Any:
     -------
     matplotlib Axes
     """
-    from fairaudit.verification.plots import group_colors
+    from fairaudit.verification import group_colors
 
     table = result.cross_table(include_all=True)
     models = [str(m) for m in table.index]
@@ -1123,7 +1123,7 @@ def plot_classification_roc(result: Any, *, model: str, ax: Any = None) -> Any:
     -------
     matplotlib Axes
     """
-    from fairaudit.verification.plots import group_colors
+    from fairaudit.verification import group_colors
 
     if model not in result.models:
         raise errors.FairauditInputError(
@@ -1211,7 +1211,7 @@ def _figure(build: Callable[[], Any], *, alt: str, caption: str, wide: bool = Fa
     """Draw a figure into a PNG data URI; a failing figure becomes a visible error box."""
     import matplotlib
 
-    from fairaudit.verification.plots import to_data_uri
+    from fairaudit.common.figures import to_data_uri
 
     try:
         # user text in figures is escaped where it is drawn (plot.literal), so mathtext stays on for
@@ -1455,7 +1455,7 @@ def _classification_description(r: Any) -> str:
 def _diagnostics_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
     from matplotlib.figure import Figure
 
-    from fairaudit.diagnostics.audit import plot_embedding
+    from fairaudit.diagnostics import plot_embedding
 
     r = entry.result
     method = str(r.params.get("method", "")).upper().replace("TSNE", "t-SNE")

@@ -12,4 +12,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "VerificationResult": "audit",
     "ThresholdPolicy": "audit",
     "parse_threshold": "audit",
+    "group_colors": "plots",
 })

@@ -17,7 +17,7 @@ import pandas as pd
 from fairaudit.common import errors
 from fairaudit.verification import rates
 from fairaudit.verification.bootstrap import group_replicates, percentile_interval, replicate_eer
-from fairaudit.data.embedding_set import EmbeddingSet
+from fairaudit.data import EmbeddingSet
 from fairaudit.verification.engine import (
     _MARGIN,
     DEFAULT_BIN_WIDTH,
@@ -29,7 +29,7 @@ from fairaudit.verification.engine import (
     score_identity_pair_counts,
     score_pair_stats,
 )
-from fairaudit.data.groups import LABEL_SEP, POOLED, Groups, make_groups, normalize_by
+from fairaudit.data import LABEL_SEP, POOLED, Groups, make_groups, normalize_by
 from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
@@ -280,7 +280,7 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
             if bar is not None:
                 bar.close()
         return stats, by_t
-    from fairaudit.data.score_set import ScoreSet
+    from fairaudit.data import ScoreSet
 
     if isinstance(data, ScoreSet):
         by_t = data.resolve_by(by)
@@ -389,7 +389,7 @@ PAIRS_GENUINE = (
 
 def listed_pairs(data: Any, pairs: pd.DataFrame) -> Any:
     """A ScoreSet holding the cosine scores of exactly the listed pairs of an EmbeddingSet."""
-    from fairaudit.data.score_set import ScoreSet
+    from fairaudit.data import ScoreSet
 
     if not isinstance(data, EmbeddingSet):
         raise errors.FairauditInputError(PAIRS_NEED_EMBEDDINGS.format(type=type(data).__name__))
@@ -428,7 +428,7 @@ def listed_pairs(data: Any, pairs: pd.DataFrame) -> Any:
 
 
 def _data_types() -> tuple[type, ...]:
-    from fairaudit.data.score_set import ScoreSet
+    from fairaudit.data import ScoreSet
 
     return (EmbeddingSet, ScoreSet)
 

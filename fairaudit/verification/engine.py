@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from fairaudit.data.groups import Groups
+from fairaudit.data import Groups
 
 #: default bin width of the impostor histograms (about 6.1e-5 in cosine score)
 DEFAULT_BIN_WIDTH = 2.0**-14

@@ -46,7 +46,17 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
-from fairaudit.data.groups import POOLED
+from fairaudit.common.figures import (  # noqa: F401 - public through fairaudit.plot
+    DPI,
+    NOT_A_FIGURE,
+    UNKNOWN_FORMAT,
+    _check_format,
+    _root_figure,
+    literal,
+    safe_filename,
+    to_data_uri,
+)
+from fairaudit.data import POOLED
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -74,20 +84,11 @@ NORMAL_SCALE_NEEDS_SCIPY = (
     "scipy.stats.norm.ppf, but scipy is not installed. Fix: pip install scipy, or pass "
     "scale='log'."
 )
-UNKNOWN_FORMAT = (
-    "format {value!r} is not an image format matplotlib can write; available: "
-    "{available}. Fix: pass e.g. 'png' or 'svg'."
-)
 BAD_NCOLS = "ncols={value!r} must be a positive integer. Fix: pass e.g. ncols=3."
 NOT_AXES = (
     "ax must be a matplotlib Axes or None; got {type}. Fix: pass e.g. fig.add_subplot() "
     "or leave ax=None for a new figure."
 )
-NOT_A_FIGURE = (
-    "fig_or_ax must be a matplotlib Figure or Axes; got {type}. Fix: pass the return "
-    "value of a fairaudit.plot function."
-)
-
 # --- vocabulary (ISO/IEC 19795-1)
 FMR_LABEL = "FMR (false match rate)"
 FNMR_LABEL = "FNMR (false non-match rate)"
@@ -131,12 +132,7 @@ TOL_MUTED = ("#332288", "#88ccee", "#44aa99", "#117733", "#999933", "#ddcc77", "
 POOLED_COLOR = "#000000"
 THRESHOLD_COLOR = "0.3"
 IMPOSTOR_COLOR = "0.35"
-#: dpi of the files written by :func:`save_all` and :func:`to_data_uri`
-DPI = 120
 
-_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "jpg": "image/jpeg",
-         "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "tif": "image/tiff",
-         "tiff": "image/tiff", "eps": "application/postscript", "ps": "application/postscript"}
 
 
 # --------------------------------------------------------------------------
@@ -227,18 +223,6 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> "Axes":
     return ax
 
 
-def _root_figure(fig_or_ax: Any) -> "Figure":
-    from matplotlib.axes import Axes
-    from matplotlib.figure import FigureBase
-
-    fig = fig_or_ax.figure if isinstance(fig_or_ax, Axes) else fig_or_ax
-    if not isinstance(fig, FigureBase):
-        raise errors.FairauditInputError(NOT_A_FIGURE.format(type=type(fig_or_ax).__name__))
-    while getattr(fig, "figure", fig) is not fig and fig.figure is not None:  # SubFigure -> Figure
-        fig = fig.figure
-    return fig
-
-
 def _threshold_line(ax: "Axes", result: Any) -> Any:
     return ax.axvline(result.threshold, color=THRESHOLD_COLOR, lw=1.2, ls=":", zorder=1.5,
                       label=f"threshold = {result.threshold:.4g}", gid="threshold")
@@ -248,17 +232,6 @@ def _threshold_handle(result: Any) -> Any:
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color=THRESHOLD_COLOR, lw=1.2, ls=":", label=f"threshold = {result.threshold:.4g}")
-
-
-def literal(text: Any) -> str:
-    """``text`` escaped so that matplotlib draws it as it is, never as mathtext.
-
-    Group names are user data: ``"cost $5 and $"`` would otherwise be parsed
-    as mathtext (and ``"$\\undefinedmacro{x}$"`` would fail at draw time).
-    Escaping each ``$`` keeps mathtext on for everything else, such as the
-    ``10^{-3}`` tick labels of log axes.
-    """
-    return str(text).replace("$", r"\$")
 
 
 def _line_handle(label: str, color: str, **kw: Any) -> Any:
@@ -930,17 +903,6 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
 
 # --------------------------------------------------------------------------
 # output
-def _check_format(fmt: Any) -> str:
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    available = sorted(FigureCanvasBase.get_supported_filetypes())
-    text = str(fmt).lower().lstrip(".")
-    if text not in available:
-        raise errors.FairauditInputError(UNKNOWN_FORMAT.format(value=fmt, available=available))
-    return text
-
-
-#: (file name suffix, figure builder) of every figure :func:`save_all` writes, in order
 _SAVED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("fmr_fnmr", lambda r: fmr_fnmr(r).figure),
     ("det", lambda r: det(r).figure),
@@ -951,20 +913,6 @@ _SAVED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("by_group_fmr", lambda r: by_group(r, metric="fmr").figure),
     ("fairness", lambda r: fairness(r).figure),
 )
-
-
-def safe_filename(text: str) -> str:
-    """A file-name part for user text (an attribute name): letters, digits, ``.``, ``_`` and ``-``
-    only, ``" & "`` as ``_x_``; when anything else had to change, a short hash of the original keeps
-    two names that clean up alike apart (so ``"../x"`` can never leave the output directory)."""
-    import hashlib
-    import re
-
-    cleaned = str(text).replace(" & ", "_x_").replace(" ", "_")
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", cleaned).lstrip(".") or "_"
-    if cleaned != str(text).replace(" & ", "_x_").replace(" ", "_"):
-        cleaned += "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:6]
-    return cleaned
 
 
 def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",
@@ -995,31 +943,3 @@ def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",
     return paths
 
 
-def to_data_uri(fig_or_ax: Any, *, format: str = "png", dpi: int = DPI) -> str:
-    """The figure as a base64 ``data:`` URI, e.g. for ``<img src=...>`` in an HTML report.
-
-    Parameters
-    ----------
-    fig_or_ax : matplotlib Figure or Axes
-        An Axes stands for the whole figure it belongs to.
-    format : str
-        Image format, ``"png"`` (default) or ``"svg"`` / ``"jpeg"`` / ...
-    dpi : int
-
-    Returns
-    -------
-    str
-        ``"data:image/png;base64,..."``.
-    """
-    fmt = _check_format(format)
-    fig = _root_figure(fig_or_ax)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=dpi)
-    mime = _MIME.get(fmt, "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
-
-
-__all__ = [
-    "group_colors", "fmr_fnmr", "det", "roc", "score_histograms", "histogram_grid", "cross_fmr",
-    "by_group", "fairness", "save_all", "to_data_uri",
-]

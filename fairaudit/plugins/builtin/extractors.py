@@ -14,14 +14,14 @@ from fairaudit.plugins.hookspecs import hookimpl
 
 def dlib_resnet(**options: Any) -> Any:
     """``DlibResnetExtractor`` with dlib's HOG face detector."""
-    from fairaudit.images.extractors import DlibResnetExtractor
+    from fairaudit.images import DlibResnetExtractor
 
     return DlibResnetExtractor(detector="hog", **options)
 
 
 def dlib_resnet_haar(**options: Any) -> Any:
     """``DlibResnetExtractor`` with OpenCV's Haar cascade as the face detector."""
-    from fairaudit.images.extractors import DlibResnetExtractor
+    from fairaudit.images import DlibResnetExtractor
 
     return DlibResnetExtractor(detector="haar", **options)
 

@@ -7,7 +7,7 @@ from fairaudit.plugins.hookspecs import hookimpl
 
 def _built_in(name):
     def build(**options):
-        from fairaudit.classification.heads import HEADS
+        from fairaudit.classification import HEADS
 
         return HEADS[name](**options)
 

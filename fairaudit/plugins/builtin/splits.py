@@ -7,7 +7,7 @@ from fairaudit.plugins.hookspecs import hookimpl
 
 def _factory(name):
     def build(**options):
-        from fairaudit.classification.splits import SPLITS
+        from fairaudit.classification import SPLITS
 
         return SPLITS[name](**options)
 
