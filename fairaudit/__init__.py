@@ -26,9 +26,9 @@ from fairaudit.plugins import hookimpl  # noqa: E402
 _LAZY = {
     "ScoreSet": ("fairaudit.data.score_set", "ScoreSet"),
     "verification_audit": ("fairaudit.verification.audit", "verification_audit"),
-    "VerificationResult": ("fairaudit.verification.audit", "VerificationResult"),
+    "VerificationResult": ("fairaudit.verification.result", "VerificationResult"),
     "classification_audit": ("fairaudit.classification.audit", "classification_audit"),
-    "ClassificationResult": ("fairaudit.classification.audit", "ClassificationResult"),
+    "ClassificationResult": ("fairaudit.classification.result", "ClassificationResult"),
     "embedding_diagnostics": ("fairaudit.diagnostics.audit", "embedding_diagnostics"),
     "DiagnosticsResult": ("fairaudit.diagnostics.audit", "DiagnosticsResult"),
     "synthetic": ("fairaudit.data.synthetic", None),

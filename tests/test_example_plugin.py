@@ -87,7 +87,7 @@ def test_extraction_partitioned_over_dask_workers_equals_one_process(tmp_path):
     from fairaudit.images import extraction
 
     manifest = _photos(tmp_path / "photos")
-    single = extraction._extract(manifest, extractor="pixels", cache=None, batch_size=2, progress=False,
+    single = extraction.run_extraction(manifest, extractor="pixels", cache=None, batch_size=2, progress=False,
                                  attributes=None).embeddings
     cache = tmp_path / "cache"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -101,7 +101,7 @@ def test_extraction_partitioned_over_dask_workers_equals_one_process(tmp_path):
     parts = list(cache.glob("*/parts/*/shard-*.npz"))
     assert parts, "the workers wrote no cache shard"
     # a rerun in one process finds everything in the workers' shards
-    again = extraction._extract(manifest, extractor="pixels", cache=str(cache), batch_size=2, progress=False,
+    again = extraction.run_extraction(manifest, extractor="pixels", cache=str(cache), batch_size=2, progress=False,
                                 attributes=None)
     assert again.n_computed == 0 and again.n_from_cache == len(manifest)
     np.testing.assert_array_equal(again.embeddings.embeddings, single.embeddings)

@@ -28,21 +28,23 @@ from fairaudit import plugins
 from fairaudit.cli import main
 from fairaudit.images.datasets import CSV_DUPLICATE_COLUMNS, CSV_MISSING_COLUMN, CSV_MISSING_VALUES, CSV_UNREADABLE
 from fairaudit.common.errors import FairauditInputError
-from fairaudit.images.extraction import (
+from fairaudit.cli.images import (
     BAD_BATCH_SIZE_OPTION,
     BAD_MAX_PIXELS_OPTION,
     BAD_OUT,
-    CACHE_SHARD_DAMAGED,
-    COMPARE_IMAGE,
     DATASET_NEEDS_ROOT,
     EXTRACT_SOURCE,
     MANIFEST_NOT_FOUND,
+    add_image_options,
+    cmd_extract,
+)
+from fairaudit.images.extraction import (
+    CACHE_SHARD_DAMAGED,
+    COMPARE_IMAGE,
     REASON_DAMAGED,
     REASON_NO_FACE,
     REASON_TOO_LARGE,
     REASON_UNREADABLE,
-    add_image_options,
-    cmd_extract,
     compare,
     extract,
 )
@@ -364,7 +366,8 @@ def test_every_intact_jpeg_passes_the_checks_and_every_cut_one_fails(seed, heigh
     except OSError:  # libjpeg refuses a few tiny progressive images
         return
     data = buf.getvalue()
-    from fairaudit.images.extractors import _check_jpeg, _Damage
+    from fairaudit.images.damage import _Damage
+    from fairaudit.images.damage.jpeg_structure import _check_jpeg
 
     _check_jpeg(data)  # no false alarm on what an encoder writes
     with pytest.raises(_Damage) as info:
@@ -548,7 +551,7 @@ def test_damaged_shard_is_named_moved_aside_and_recomputed_once(tmp_path, kind):
 
 
 def test_a_cache_that_cannot_be_written_mid_run_loses_nothing(tmp_path, monkeypatch):
-    from fairaudit.images import extraction
+    from fairaudit.images import cache as extraction  # the shard store writes with atomic_write
 
     rows = good_images(tmp_path / "photos")
     real = extraction.atomic_write

@@ -15,7 +15,8 @@ import pytest
 
 import fairaudit
 from fairaudit import EmbeddingSet, synthetic
-from fairaudit.reporting import document as report_module
+from fairaudit.reporting import rendering as report_module
+from fairaudit.reporting import views as views_module
 from fairaudit.classification.audit import classification_audit
 from fairaudit.cli import main
 from fairaudit.diagnostics.audit import embedding_diagnostics
@@ -53,7 +54,7 @@ def fast_figures(monkeypatch):
     def stub(build, *, alt, caption, wide=False):
         return {"uri": TINY_PNG, "alt": alt, "caption": caption, "width": 1, "height": 1, "wide": wide}
 
-    monkeypatch.setattr(report_module, "_figure", stub)
+    monkeypatch.setattr(views_module, "_figure", stub)
 
 
 @pytest.fixture(scope="module")

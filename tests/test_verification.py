@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 import fairaudit
 from fairaudit import errors
 from fairaudit.verification.bootstrap import group_replicates
-from fairaudit.verification.engine import BinGrid, embedding_identity_pair_counts, embedding_pair_stats
+from fairaudit.verification.engine import BinGrid, embedding_pair_stats
+from fairaudit.verification.identity_pairs import embedding_identity_pair_counts
 from fairaudit.verification.audit import _identity_groups_from_embeddings
 
 

@@ -9,6 +9,8 @@ replaced at build time:
 ``<!-- fairaudit:hooks -->``
     the plugin hook reference, from the hookspec signatures and docstrings in
     :mod:`fairaudit.plugins.hookspecs`.
+``<!-- fairaudit:layout -->``
+    every package and module of fairaudit with its size and what it holds.
 ``<!-- fairaudit:example examples/NAME.py [figures=a.png,b.png] -->``
     the script's code, what it printed when the build ran it, and the named
     figures it wrote. Every example is run once per build (``python
@@ -191,6 +193,24 @@ def on_files(files, config):
     return files
 
 
+def layout_reference() -> str:
+    """Markdown list of every package and module of fairaudit with its line count and the first line
+    of its docstring, read from the source at build time (so the page cannot go stale)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "fairaudit"
+    rows = ["| module | lines | what it holds |", "|---|---:|---|"]
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        name = ".".join(parts)
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = " ".join(doc.split("\n\n")[0].split()).replace("|", "\\|")
+        shown = f"**`{name}`**" if rel.name == "__init__" else f"`{name}`"
+        rows.append(f"| {shown} | {path.read_text(encoding='utf-8').count(chr(10))} | {first} |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown, page, config, files):
     def replace(m: re.Match) -> str:
         kind = m["kind"]
@@ -198,6 +218,8 @@ def on_page_markdown(markdown, page, config, files):
             return cli_reference()
         if kind == "hooks":
             return hook_reference()
+        if kind == "layout":
+            return layout_reference()
         if kind == "example":
             script, figures = _parse_args(m["args"])
             return example_markdown(script, figures, page.file.src_uri)

@@ -1,7 +1,7 @@
 """Run the verification engine's tasks on a Dask cluster.
 
 The single-process engine and this one run the same task code
-(:func:`fairaudit.engine._pass1_task` and ``_pass2_task``) on the same tiles,
+(:func:`fairaudit.verification.tiles._pass1_task` and ``_pass2_task``) on the same tiles,
 with one BLAS thread each, and the results are integer counts (plus exact
 genuine scores put back in tile order), so the two give identical results, bit
 for bit.

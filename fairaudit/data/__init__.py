@@ -2,6 +2,13 @@
 attributes), :class:`ScoreSet` (comparison scores of a black-box matcher) and the readers of their
 files, demographic groups (``groups``) and synthetic populations with planted biases (``synthetic``).
 
+Modules: ``embedding_set`` (the EmbeddingSet class), ``embedding_files`` (its ``.npz``, ``.parquet``
+and ``.npy`` files), ``labels`` (its label checks), ``input_files`` (checks of any input file before
+it is parsed), ``score_set`` (the ScoreSet class), ``score_tables`` (tables and arrays turned into
+its columns), ``score_columns`` (those columns checked and encoded), ``score_files`` (a sub-package:
+score files, one module per format family), ``groups``, ``synthetic`` (drawing a population) and
+``synthetic_presets`` (what a population plants).
+
 May import: ``fairaudit.common``. Nothing above it (no audit, image pipeline or report).
 """
 
@@ -17,7 +24,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "LABEL_SEP": "groups",
     "labels_of": "groups",
     "render_labels": "groups",
-    "check_identity_constant": "embedding_set",
-    "parquet_has_embeddings": "embedding_set",
-    "utf8_error": "score_set",
+    "check_identity_constant": "labels",
+    "check_label_text": "labels",
+    "ParquetEmbeddings": "embedding_files",
+    "check_input_file": "input_files",
+    "parquet_metadata": "input_files",
+    "parquet_has_embeddings": "input_files",
+    "utf8_error": "score_files.text",
 })

@@ -45,8 +45,7 @@ See ``docs/guide/synthetic.md`` for the presets and what an audit should find.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from types import MappingProxyType
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -54,7 +53,14 @@ import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.data.embedding_set import EmbeddingSet
-from fairaudit.data.groups import LABEL_SEP
+from fairaudit.data.synthetic_presets import (BAD_PARAMETER, BAD_PRESET, PARAMETERS, PRESETS,  # noqa: F401
+                                              GroupSpec, Preset, _check_parameter)
+
+#: the public names, in the order of the original module (the presets are defined in
+#: ``synthetic_presets`` and documented here)
+__all__ = ["UNKNOWN_PRESET", "UNKNOWN_PARAMETER", "UNKNOWN_GROUP_KEY", "BAD_OVERRIDE", "BAD_PARAMETER",
+           "BAD_N_IDENTITIES", "TOO_FEW_IDENTITIES", "BAD_SAMPLES", "BAD_DIM", "BAD_RANDOM_STATE", "BAD_PRESET",
+           "PARAMETERS", "GroupSpec", "Preset", "PRESETS", "population", "planted", "describe"]
 
 # --- error messages ---------------------------------------------------------
 UNKNOWN_PRESET = (
@@ -74,10 +80,6 @@ BAD_OVERRIDE = (
     "{name}={value!r} must be a number (applied to every group) or a dict mapping a "
     "group label or an attribute value to a number. Fix: pass e.g. "
     "{name}={{'N': 0.6}}."
-)
-BAD_PARAMETER = (
-    "{name}={value!r} for group {group!r} is out of range: it must be {rule}. Fix: "
-    "pass a value in that range."
 )
 BAD_N_IDENTITIES = (
     "n_identities={value!r} must be an integer >= 0 (identities per group) or a dict "
@@ -101,286 +103,6 @@ BAD_RANDOM_STATE = (
     "random_state={value!r} must be None, an int or a numpy.random.Generator; got "
     "{type}. Fix: pass e.g. random_state=0."
 )
-BAD_PRESET = "preset {name!r} is inconsistent: {problem}. Fix: {fix}"
-
-#: the GroupSpec fields that population(**overrides) may change
-PARAMETERS = (
-    "intra_spread",
-    "identity_similarity",
-    "gender_strength",
-    "gender_angle_deg",
-    "identity_jitter",
-    "sample_jitter",
-)
-
-_RULES = {
-    "intra_spread": ("a finite number >= 0", lambda v: 0.0 <= v < math.inf),
-    "identity_similarity": ("a number in [0, 1)", lambda v: 0.0 <= v < 1.0),
-    "gender_strength": ("a number in [0, 1]", lambda v: 0.0 <= v <= 1.0),
-    "gender_angle_deg": ("a finite number", lambda v: math.isfinite(v)),
-    "identity_jitter": ("a number in [0, 2]", lambda v: 0.0 <= v <= 2.0),
-    "sample_jitter": ("a number in [0, 2]", lambda v: 0.0 <= v <= 2.0),
-}
-
-
-def _check_parameter(name: str, value: Any, group: str) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    rule, test = _RULES[name]
-    if not ok or not test(float(value)):
-        raise errors.FairauditInputError(
-            BAD_PARAMETER.format(name=name, value=value, group=group, rule=rule)
-        )
-    return float(value)
-
-
-@dataclass(frozen=True)
-class GroupSpec:
-    """Planted parameters of one demographic group.
-
-    Parameters
-    ----------
-    values : dict of str to str
-        The group's value of every attribute, in attribute order, e.g.
-        ``{"gender": "M", "ethnicity": "N"}``.
-    intra_spread : float
-        ``sigma_w >= 0``: spread of an identity's samples around its centre.
-        Drives FNMR: genuine scores are about ``1 / (1 + sigma_w**2)``.
-    identity_similarity : float
-        ``s`` in [0, 1): mean cosine between the centres of two identities of
-        the group. Drives FMR: same-group impostor scores are about
-        ``s / (1 + sigma_w**2)``.
-    gender_strength : float, default 0.25
-        ``gamma`` in [0, 1]: how far the group centre sits along its gender
-        direction. The gender margin of an identity centre is ``sqrt(s) * gamma``.
-    gender_angle_deg : float, default 0.0
-        Angle of the group's gender direction to the shared direction ``u0``.
-        Give both genders of one context the same angle; contexts with
-        different angles make gender classifiers transfer worse between them.
-    identity_jitter : float, default 0.1
-        ``tau`` in [0, 2]: log-normal spread of the per-identity ``sigma``.
-    sample_jitter : float, default 0.45
-        ``kappa`` in [0, 2]: log-normal spread of the per-sample noise scale
-        (image quality).
-
-    Raises
-    ------
-    FairauditInputError
-        If a parameter is out of range.
-    """
-
-    values: Mapping[str, str]
-    intra_spread: float
-    identity_similarity: float
-    gender_strength: float = 0.25
-    gender_angle_deg: float = 0.0
-    identity_jitter: float = 0.1
-    sample_jitter: float = 0.45
-
-    def __post_init__(self) -> None:
-        clean = {str(k): str(v) for k, v in dict(self.values).items()}
-        object.__setattr__(self, "values", MappingProxyType(clean))
-        for name in PARAMETERS:
-            object.__setattr__(self, name, _check_parameter(name, getattr(self, name), self.label))
-
-    def __hash__(self) -> int:
-        return hash((tuple(self.values.items()), *(getattr(self, n) for n in PARAMETERS)))
-
-    @property
-    def label(self) -> str:
-        """Short label: the attribute values joined, e.g. ``'HA'`` (the DiveFace code)."""
-        return "".join(self.values.values())
-
-    @property
-    def group(self) -> str:
-        """Label as fairaudit audit tables write it, e.g. ``'H & A'``."""
-        return LABEL_SEP.join(self.values.values())
-
-    def parameters(self) -> dict[str, float]:
-        """The planted numbers of the group, by parameter name."""
-        return {name: getattr(self, name) for name in PARAMETERS}
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named population: its groups, their planted parameters and expected orderings.
-
-    Parameters
-    ----------
-    name : str
-        Key of the preset in :data:`PRESETS`.
-    attributes : tuple of str
-        Attribute names, in the order of every ``GroupSpec.values``.
-    groups : tuple of GroupSpec
-        One spec per group; each combination of attribute values at most once.
-    description : str
-        One paragraph on what is planted and why.
-    planted_fnmr_order : tuple of str
-        Group labels from the highest to the lowest planted FNMR, or ``()`` when
-        no ordering is planted.
-    planted_fmr_order : tuple of str
-        Group labels from the highest to the lowest planted FMR, or ``()``.
-    gender_attribute : str or None, default "gender"
-        The attribute encoded along the gender directions (at most two values;
-        the first value seen gets ``sign = +1``). None: no gender encoding.
-    context_similarity : float, default 0.75
-        ``rho`` in [0, 1): cosine between the centres of two contexts (e.g.
-        two ethnicities). Larger values make cross-group impostors score
-        closer to same-group impostors.
-
-    Raises
-    ------
-    FairauditInputError
-        If the groups, orderings or settings are inconsistent.
-    """
-
-    name: str
-    attributes: tuple[str, ...]
-    groups: tuple[GroupSpec, ...]
-    description: str
-    planted_fnmr_order: tuple[str, ...] = ()
-    planted_fmr_order: tuple[str, ...] = ()
-    gender_attribute: str | None = "gender"
-    context_similarity: float = 0.75
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "attributes", tuple(self.attributes))
-        object.__setattr__(self, "groups", tuple(self.groups))
-        object.__setattr__(self, "planted_fnmr_order", tuple(self.planted_fnmr_order))
-        object.__setattr__(self, "planted_fmr_order", tuple(self.planted_fmr_order))
-        labels = self.labels
-        if not 0.0 <= float(self.context_similarity) < 1.0:
-            self._fail(f"context_similarity={self.context_similarity!r} is not in [0, 1)",
-                       "pass a value such as 0.5.")
-        if not self.groups:
-            self._fail("it has no groups", "give at least one GroupSpec.")
-        for spec in self.groups:
-            if tuple(spec.values) != self.attributes:
-                self._fail(
-                    f"group {spec.label!r} has attributes {list(spec.values)} but the preset "
-                    f"declares {list(self.attributes)}",
-                    "give every GroupSpec.values the preset's attributes, in order.",
-                )
-        if len(set(labels)) != len(labels):
-            self._fail(f"group labels repeat: {list(labels)}", "give each group distinct values.")
-        for name, order in (("planted_fnmr_order", self.planted_fnmr_order),
-                            ("planted_fmr_order", self.planted_fmr_order)):
-            if order and sorted(order) != sorted(labels):
-                self._fail(
-                    f"{name}={order} is not an ordering of the group labels {list(labels)}",
-                    f"list every group label exactly once, or leave {name} empty.",
-                )
-        if self.gender_attribute is not None:
-            if self.gender_attribute not in self.attributes:
-                self._fail(
-                    f"gender_attribute={self.gender_attribute!r} is not one of its attributes "
-                    f"{list(self.attributes)}",
-                    "name one of the attributes, or pass gender_attribute=None.",
-                )
-            if len(self.gender_values) > 2:
-                self._fail(
-                    f"gender attribute {self.gender_attribute!r} has values "
-                    f"{list(self.gender_values)}; the model encodes at most two",
-                    "use two values, or pass gender_attribute=None.",
-                )
-
-    def _fail(self, problem: str, fix: str) -> None:
-        raise errors.FairauditInputError(BAD_PRESET.format(name=self.name, problem=problem, fix=fix))
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Short label of every group, in preset order."""
-        return tuple(spec.label for spec in self.groups)
-
-    @property
-    def gender_values(self) -> tuple[str, ...]:
-        """Values of the gender attribute in order of first appearance (sign +1, then -1)."""
-        if self.gender_attribute is None:
-            return ()
-        return tuple(dict.fromkeys(spec.values[self.gender_attribute] for spec in self.groups))
-
-    @property
-    def contexts(self) -> tuple[tuple[str, ...], ...]:
-        """Combinations of the non-gender attribute values; each gets its own centre."""
-        return tuple(dict.fromkeys(self._context(spec) for spec in self.groups))
-
-    def _context(self, spec: GroupSpec) -> tuple[str, ...]:
-        return tuple(v for k, v in spec.values.items() if k != self.gender_attribute)
-
-
-# --- presets ------------------------------------------------------------------
-_GENDERS = ("H", "M")  # H = man (hombre), M = woman (mujer): the DiveFace codes
-_ETHNICITIES = ("A", "B", "N")  # A = Asian, B = White (blanco), N = Black (negro)
-
-#: planted DiveFace parameters by ethnicity: (intra_spread, identity_similarity, gender angle)
-_DIVEFACE_ETHNICITY = {"A": (0.78, 0.32, 0.0), "B": (0.56, 0.15, 35.0), "N": (0.96, 0.26, 70.0)}
-#: what being a woman adds to (intra_spread, identity_similarity)
-_DIVEFACE_WOMAN = (0.10, 0.05)
-_DIVEFACE_GENDER_STRENGTH = 0.25
-
-
-def _diveface() -> Preset:
-    groups = []
-    for gender in _GENDERS:
-        for ethnicity in _ETHNICITIES:
-            spread, similarity, angle = _DIVEFACE_ETHNICITY[ethnicity]
-            if gender == "M":
-                spread += _DIVEFACE_WOMAN[0]
-                similarity += _DIVEFACE_WOMAN[1]
-            groups.append(GroupSpec(
-                values={"gender": gender, "ethnicity": ethnicity},
-                intra_spread=round(spread, 4),
-                identity_similarity=round(similarity, 4),
-                gender_strength=_DIVEFACE_GENDER_STRENGTH,
-                gender_angle_deg=angle,
-            ))
-    return Preset(
-        name="diveface",
-        attributes=("gender", "ethnicity"),
-        groups=tuple(groups),
-        description=(
-            "Six groups in the DiveFace layout: gender H (man) / M (woman) x ethnicity "
-            "A (Asian) / B (White) / N (Black). FNMR is planted through intra_spread "
-            "(ethnicity N > A > B, and women 0.10 above men within each ethnicity), "
-            "giving the FNMR order MN > HN > MA > HA > MB > HB. FMR is planted through "
-            "identity_similarity (ethnicity A > N > B, and women 0.05 above men), "
-            "giving the FMR order MA > HA > MN > HN > MB > HB. Every group has the same "
-            "gender_strength, but the gender direction of A, B and N is rotated by 0, 35 "
-            "and 70 degrees, so a gender classifier trained on one ethnicity is most "
-            "accurate on that ethnicity and least accurate on the one furthest away "
-            "(A <-> N)."
-        ),
-        planted_fnmr_order=("MN", "HN", "MA", "HA", "MB", "HB"),
-        planted_fmr_order=("MA", "HA", "MN", "HN", "MB", "HB"),
-    )
-
-
-def _balanced() -> Preset:
-    groups = tuple(
-        GroupSpec(
-            values={"gender": gender, "ethnicity": ethnicity},
-            intra_spread=0.80,
-            identity_similarity=0.28,
-            gender_strength=_DIVEFACE_GENDER_STRENGTH,
-            gender_angle_deg=0.0,
-        )
-        for gender in _GENDERS
-        for ethnicity in _ETHNICITIES
-    )
-    return Preset(
-        name="balanced",
-        attributes=("gender", "ethnicity"),
-        groups=groups,
-        description=(
-            "The DiveFace layout with no planted bias at all: every group has the same "
-            "intra_spread, identity_similarity, gender_strength and gender direction. "
-            "Differences an audit reports between these groups are sampling noise; use "
-            "it to check that an audit does not invent a bias."
-        ),
-    )
-
-
-#: the built-in populations, by name
-PRESETS: dict[str, Preset] = {p.name: p for p in (_diveface(), _balanced())}
 
 
 # --- resolving arguments --------------------------------------------------------

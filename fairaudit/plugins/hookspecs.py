@@ -53,7 +53,7 @@ def register_splits(register):
     The factory builds a strategy object with a ``name`` and a method
     ``train_sets(pool, *, groups, target, identity, rng)`` that yields
     ``(model_name, train_indices)`` for every model the strategy defines (see
-    ``fairaudit.splits``). The classification audit draws the one
+    ``fairaudit.classification.splits``). The classification audit draws the one
     identity-disjoint test set itself, so a strategy only ever sees the
     training pool.
     """

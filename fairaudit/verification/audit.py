@@ -7,215 +7,35 @@ import math
 import numbers
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
-from fairaudit.verification import rates
-from fairaudit.verification.bootstrap import group_replicates, percentile_interval, replicate_eer
-from fairaudit.data import EmbeddingSet
-from fairaudit.verification.engine import (
-    _MARGIN,
-    DEFAULT_BIN_WIDTH,
-    DEFAULT_TILE,
-    BinGrid,
-    PairStats,
-    embedding_identity_pair_counts,
-    embedding_pair_stats,
-    score_identity_pair_counts,
-    score_pair_stats,
-)
-from fairaudit.data import LABEL_SEP, POOLED, Groups, make_groups, normalize_by
 from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
-from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
-from fairaudit.common.results import ResultOutput
-
-#: bins of the coarse score histograms reported for plots
-HISTOGRAM_BINS = 80
-#: columns of ``VerificationResult.by_group`` (and of ``overall``) before the CI columns
-RATE_COLUMNS = (
-    "label", "n_identities", "n_samples", "n_genuine", "n_impostor", "fmr", "fnmr",
-    "eer", "eer_threshold", "auc", *(rates.fmr_point_label(x) for x in rates.FMR_POINTS),
+from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, make_groups, normalize_by
+from fairaudit.verification import rates
+from fairaudit.verification.bootstrap import group_replicates, percentile_interval, replicate_eer
+from fairaudit.verification.curves import (  # noqa: F401 - importable from the audit, where they were
+    EER_GRID_POINTS,
+    HISTOGRAM_BINS,
+    _coarse_histograms,
+    _Curves,
 )
-CI_COLUMNS = ("fmr_ci_low", "fmr_ci_high", "fnmr_ci_low", "fnmr_ci_high", "eer_ci_low", "eer_ci_high")
-#: thresholds per group on which a bootstrap replicate's EER is searched
-EER_GRID_POINTS = 41
-
-
-@dataclass(frozen=True)
-class ThresholdPolicy:
-    """How the one global threshold is chosen: ``fixed``, ``eer`` or ``fmr`` (with a target)."""
-
-    kind: str
-    value: float | None = None
-
-    def describe(self) -> str:
-        if self.kind == "fixed":
-            return f"fixed threshold {self.value:g}"
-        if self.kind == "eer":
-            return "pooled EER threshold"
-        return f"threshold where the pooled FMR is at most {self.value:g}"
-
-
-def parse_threshold(threshold: Any) -> ThresholdPolicy:
-    """Turn the ``threshold=`` argument into a :class:`ThresholdPolicy`."""
-    if isinstance(threshold, ThresholdPolicy):
-        return threshold
-    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
-        value = float(threshold)
-        if not math.isfinite(value) or not -1.0 <= value <= 1.0:
-            raise errors.FairauditInputError(
-                errors.BAD_THRESHOLD.format(value=threshold) + " Cosine thresholds lie in [-1, 1]."
-            )
-        return ThresholdPolicy("fixed", value)
-    target: Any = None
-    if isinstance(threshold, str):
-        text = threshold.strip().lower()
-        if text == "eer":
-            return ThresholdPolicy("eer")
-        for prefix in ("fmr=", "fmr:", "far=", "far:"):
-            if text.startswith(prefix):
-                target = text[len(prefix):]
-                break
-        else:
-            raise errors.FairauditInputError(errors.BAD_THRESHOLD.format(value=threshold))
-    elif isinstance(threshold, dict) and len(threshold) == 1:
-        key, target = next(iter(threshold.items()))
-        if str(key).lower() not in ("fmr", "far"):
-            raise errors.FairauditInputError(errors.BAD_THRESHOLD.format(value=threshold))
-    else:
-        raise errors.FairauditInputError(errors.BAD_THRESHOLD.format(value=threshold))
-    try:
-        value = float(target)
-    except (TypeError, ValueError):
-        raise errors.FairauditInputError(errors.BAD_FMR_TARGET.format(value=target)) from None
-    if not 0.0 < value < 1.0:
-        raise errors.FairauditInputError(errors.BAD_FMR_TARGET.format(value=target))
-    return ThresholdPolicy("fmr", value)
-
-
-@dataclass(frozen=True, eq=False)
-class VerificationResult(ResultOutput):
-    """What :func:`verification_audit` found.
-
-    Attributes
-    ----------
-    threshold : float
-        The one global threshold applied to every group (accept when score >= threshold).
-    policy : dict
-        How it was chosen: ``{"kind": "fixed"|"eer"|"fmr", "value": ...}``.
-    by : tuple of str
-        The attributes that define the groups.
-    by_group : DataFrame
-        One row per group, indexed by the group's value (a MultiIndex when
-        ``by`` names several attributes). Columns: ``label``, ``n_identities``,
-        ``n_samples`` (NaN for score files), ``n_genuine``, ``n_impostor``,
-        ``fmr``, ``fnmr`` (at the threshold, exact counts), ``eer``,
-        ``eer_threshold``, ``auc``, ``fnmr_at_fmr_1e-02`` / ``1e-03`` /
-        ``1e-04`` (NaN where the group has too few impostor pairs, see
-        ``notes``), and ``fmr_ci_low`` ... ``eer_ci_high`` (NaN without bootstrap).
-    overall : Series
-        The same figures for the pooled population (all pairs, label ``"all"``).
-    cross_fmr : DataFrame
-        Group x group impostor FMR at the threshold (rows and columns are
-        group labels); the diagonal equals ``by_group.fmr``.
-    cross_impostor : DataFrame
-        Number of impostor pairs behind each cell of ``cross_fmr``.
-    curves : DataFrame
-        Columns ``group`` (label, ``"all"`` = pooled), ``threshold``, ``fmr``,
-        ``fnmr``: FMR(t) and FNMR(t), which also give ROC and DET.
-    histograms : DataFrame
-        Columns ``group``, ``kind`` (``genuine``/``impostor``), ``bin_left``,
-        ``bin_right``, ``count``.
-    fairness : DataFrame
-        Indexed by figure (``fdr``, ``garbe``, ``inequity``, ``fmr_max_min``,
-        ``fnmr_max_min``); columns ``value``, ``ci_low``, ``ci_high``,
-        ``defined``, ``reason``, ...
-    params : dict
-        The arguments that produced the result.
-    provenance : dict
-        Package versions, BLAS kernel, time.
-    notes : list of str
-        Plain-language remarks: figures not reported and why, small groups.
-    """
-
-    threshold: float
-    policy: dict
-    by: tuple
-    by_group: pd.DataFrame
-    overall: pd.Series
-    cross_fmr: pd.DataFrame
-    cross_impostor: pd.DataFrame
-    curves: pd.DataFrame
-    histograms: pd.DataFrame
-    fairness: pd.DataFrame
-    params: dict
-    provenance: dict
-    notes: list = field(default_factory=list)
-
-    kind = "verification"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dictionary of everything in the result."""
-        return to_jsonable({
-            "kind": self.kind,
-            "threshold": self.threshold,
-            "policy": self.policy,
-            "by": list(self.by),
-            "by_group": frame_to_dict(self.by_group),
-            "overall": {k: to_jsonable(v) for k, v in self.overall.items()},
-            "cross_fmr": frame_to_dict(self.cross_fmr),
-            "cross_impostor": frame_to_dict(self.cross_impostor),
-            "curves": frame_to_dict(self.curves),
-            "histograms": frame_to_dict(self.histograms),
-            "fairness": frame_to_dict(self.fairness),
-            "params": self.params,
-            "provenance": self.provenance,
-            "notes": list(self.notes),
-        })
-
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VerificationResult":
-        """Rebuild a result from :meth:`to_dict` output (e.g. a JSON file)."""
-        if data.get("kind") != cls.kind:
-            raise errors.FairauditInputError(
-                f"data has kind={data.get('kind')!r}, expected {cls.kind!r}. Fix: pass the JSON "
-                "written by VerificationResult.to_json()."
-            )
-        cross = frame_from_dict(data["cross_fmr"])
-        cross_n = frame_from_dict(data["cross_impostor"])
-        return cls(
-            threshold=float(data["threshold"]),
-            policy=data["policy"],
-            by=tuple(data["by"]),
-            by_group=frame_from_dict(data["by_group"]),
-            overall=pd.Series({k: (np.nan if v is None else v) for k, v in data["overall"].items()}),
-            cross_fmr=cross,
-            cross_impostor=cross_n,
-            curves=frame_from_dict(data["curves"]),
-            histograms=frame_from_dict(data["histograms"]),
-            fairness=frame_from_dict(data["fairness"]),
-            params=data["params"],
-            provenance=data["provenance"],
-            notes=list(data.get("notes", [])),
-        )
-
-
-    def summary(self) -> str:
-        """A plain-text table of the per-group figures and the fairness figures."""
-        from fairaudit.common.text import verification_summary
-
-        return verification_summary(self)
-
-    def __repr__(self) -> str:
-        return (f"VerificationResult(by={list(self.by)}, threshold={self.threshold:.6g}, "
-                f"groups={len(self.by_group)})")
+from fairaudit.verification.engine import embedding_pair_stats, score_pair_stats
+from fairaudit.verification.grid import _MARGIN, DEFAULT_BIN_WIDTH, DEFAULT_TILE, BinGrid, PairStats
+from fairaudit.verification.identity_pairs import embedding_identity_pair_counts, score_identity_pair_counts
+from fairaudit.verification.pairs import (  # noqa: F401 - importable from the audit, where they were
+    PAIRS_COLUMNS,
+    PAIRS_GENUINE,
+    PAIRS_NEED_EMBEDDINGS,
+    PAIRS_UNKNOWN,
+    listed_pairs,
+)
+from fairaudit.verification.policy import ThresholdPolicy, parse_threshold
+from fairaudit.verification.result import CI_COLUMNS, RATE_COLUMNS, VerificationResult
 
 
 # --------------------------------------------------------------------------
@@ -298,133 +118,6 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
         stats = score_pair_stats(data.scores, data.genuine, ident_a, ident_b, names, groups, grid)
         return stats, by_t
     raise errors.FairauditInputError(errors.BAD_DATA_TYPE.format(type=type(data).__name__))
-
-
-@dataclass
-class _Curves:
-    """FMR and FNMR of one population at every grid edge."""
-
-    imp_hist: np.ndarray
-    gen_sorted: np.ndarray
-    edges: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.n_imp = int(self.imp_hist.sum())
-        self.n_gen = int(self.gen_sorted.size)
-        imp_ge = rates.impostor_ge(self.imp_hist)
-        gen_lt = rates.genuine_lt(self.gen_sorted, self.edges)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.fmr = imp_ge / self.n_imp if self.n_imp else np.full(len(self.edges), np.nan)
-            self.fnmr = gen_lt / self.n_gen if self.n_gen else np.full(len(self.edges), np.nan)
-
-    def figures(self, k_op: int, grid: BinGrid) -> dict[str, float]:
-        out: dict[str, float] = {
-            "n_genuine": self.n_gen, "n_impostor": self.n_imp,
-            "fmr": float(self.fmr[k_op]), "fnmr": float(self.fnmr[k_op]),
-            "eer": np.nan, "eer_threshold": np.nan, "auc": np.nan,
-        }
-        if self.n_imp and self.n_gen:
-            eer, k = rates.eer(self.fmr, self.fnmr)
-            gen_hist = np.bincount(grid.bin_of(self.gen_sorted), minlength=grid.n_bins)
-            out.update(eer=eer, eer_threshold=float(self.edges[k]),
-                       auc=rates.auc_binned(self.imp_hist, gen_hist))
-        for target in rates.FMR_POINTS:
-            value = np.nan
-            if self.n_gen and rates.fmr_point_supported(self.n_imp, target):
-                k = rates.threshold_index_for_fmr(self.fmr * self.n_imp, self.n_imp, target)
-                value = float(self.fnmr[min(k, len(self.fnmr) - 1)])
-            out[rates.fmr_point_label(target)] = value
-        return out
-
-    def eer_grid(self) -> np.ndarray:
-        """Edges around this population's EER on which bootstrap replicates search theirs."""
-        eer, _ = rates.eer(self.fmr, self.fnmr)
-        level = min(1.0, 3.0 * eer + 0.01)
-        k_lo = rates.threshold_index_for_fmr(self.fmr * self.n_imp, self.n_imp, level)
-        k_hi = int(np.searchsorted(self.fnmr, level, side="left"))
-        lo, hi = sorted((k_lo, min(k_hi, len(self.fnmr) - 1)))
-        return np.unique(np.linspace(lo, hi, EER_GRID_POINTS).round().astype(np.int64))
-
-
-def _coarse_histograms(curves: dict[str, _Curves], grid: BinGrid) -> pd.DataFrame:
-    pooled = curves[POOLED]
-    occupied = np.flatnonzero(pooled.imp_hist)
-    lo_s = min(pooled.gen_sorted[0] if pooled.n_gen else 1.0, grid.edge(int(occupied[0])) if occupied.size else 1.0)
-    hi_s = max(pooled.gen_sorted[-1] if pooled.n_gen else -1.0,
-               grid.edge(int(occupied[-1]) + 1) if occupied.size else -1.0)
-    k_lo = max(int(np.floor((lo_s - grid.lo) / grid.width)), 0)
-    k_hi = min(int(np.ceil((hi_s - grid.lo) / grid.width)) + 1, grid.n_bins)
-    step = max(1, int(np.ceil((k_hi - k_lo) / HISTOGRAM_BINS)))
-    starts = np.arange(k_lo, k_hi, step)
-    rows = []
-    for label, c in curves.items():
-        imp = np.add.reduceat(c.imp_hist, starts) if starts.size else np.zeros(0)
-        gen_bins = np.bincount(grid.bin_of(c.gen_sorted), minlength=grid.n_bins)
-        gen = np.add.reduceat(gen_bins, starts) if starts.size else np.zeros(0)
-        imp[0] += c.imp_hist[:k_lo].sum()
-        gen[0] += gen_bins[:k_lo].sum()
-        for kind, counts in (("genuine", gen), ("impostor", imp)):
-            for s, cnt in zip(starts, counts):
-                rows.append((label, kind, grid.edge(int(s)), grid.edge(int(min(s + step, grid.n_bins))), int(cnt)))
-    return pd.DataFrame(rows, columns=["group", "kind", "bin_left", "bin_right", "count"])
-
-
-PAIRS_NEED_EMBEDDINGS = (
-    "pairs= lists comparisons of an EmbeddingSet's samples, but data is a {type}. Fix: pass the "
-    "EmbeddingSet the pairs refer to (a ScoreSet already lists its comparisons)."
-)
-PAIRS_COLUMNS = (
-    "pairs must be a DataFrame with columns index_a and index_b (rows of data) or path_a and path_b "
-    "(values of data.path); got columns {columns}. Fix: rename the columns."
-)
-PAIRS_UNKNOWN = (
-    "pairs refers to {count} sample(s) that are not in data (first: {first}). Fix: extract every image "
-    "the protocol lists, or drop those pairs explicitly before the audit."
-)
-PAIRS_GENUINE = (
-    "pairs has {count} row(s) whose 'genuine' flag disagrees with the identities of the two samples "
-    "(first rows: {rows}). Fix: correct the labels or the pairs."
-)
-
-
-def listed_pairs(data: Any, pairs: pd.DataFrame) -> Any:
-    """A ScoreSet holding the cosine scores of exactly the listed pairs of an EmbeddingSet."""
-    from fairaudit.data import ScoreSet
-
-    if not isinstance(data, EmbeddingSet):
-        raise errors.FairauditInputError(PAIRS_NEED_EMBEDDINGS.format(type=type(data).__name__))
-    if not isinstance(pairs, pd.DataFrame):
-        raise errors.FairauditInputError(PAIRS_COLUMNS.format(columns=type(pairs).__name__))
-    if {"index_a", "index_b"} <= set(pairs.columns):
-        ia = pairs["index_a"].to_numpy()
-        ib = pairs["index_b"].to_numpy()
-        bad = [v.item() if isinstance(v, np.generic) else v for v in np.r_[ia, ib]
-               if not (isinstance(v, (int, np.integer)) and 0 <= v < len(data))]
-        if bad:
-            raise errors.FairauditInputError(PAIRS_UNKNOWN.format(count=len(bad), first=bad[:5]))
-        ia, ib = ia.astype(np.int64), ib.astype(np.int64)
-    elif {"path_a", "path_b"} <= set(pairs.columns) and data.path is not None:
-        lookup = pd.Index(data.path)
-        ia = lookup.get_indexer(pairs["path_a"].astype(str))
-        ib = lookup.get_indexer(pairs["path_b"].astype(str))
-        missing = pd.unique(np.r_[pairs["path_a"].to_numpy()[ia < 0], pairs["path_b"].to_numpy()[ib < 0]])
-        if len(missing):
-            raise errors.FairauditInputError(PAIRS_UNKNOWN.format(count=len(missing), first=list(missing[:5])))
-    else:
-        raise errors.FairauditInputError(PAIRS_COLUMNS.format(columns=list(pairs.columns)))
-    x = data.normalized().astype(np.float64)
-    score = np.einsum("ij,ij->i", x[ia], x[ib])
-    identity = data.identity
-    genuine = identity[ia] == identity[ib]
-    if "genuine" in pairs.columns:
-        wrong = np.flatnonzero(pairs["genuine"].to_numpy(dtype=bool) != genuine)
-        if wrong.size:
-            raise errors.FairauditInputError(PAIRS_GENUINE.format(count=wrong.size, rows=wrong[:5].tolist()))
-    attrs = data.attributes
-    return ScoreSet.from_arrays(
-        score, identity_a=identity[ia], identity_b=identity[ib], genuine=genuine,
-        attributes_a=attrs.iloc[ia].reset_index(drop=True), attributes_b=attrs.iloc[ib].reset_index(drop=True),
-    )
 
 
 def _data_types() -> tuple[type, ...]:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fairaudit.verification.engine import IdentityPairCounts, PairStats
+from fairaudit.verification.grid import PairStats
+from fairaudit.verification.identity_pairs import IdentityPairCounts
 
 _CHUNK_ELEMENTS = 4_000_000
 

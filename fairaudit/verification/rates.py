@@ -5,7 +5,7 @@ threshold``. FMR(t) is the fraction of impostor comparisons accepted, FNMR(t)
 the fraction of genuine comparisons rejected. FAR and FRR are accepted as
 aliases in prose; fairaudit's tables say FMR and FNMR.
 
-All functions here take counts on the edges of a :class:`~fairaudit.engine.BinGrid`:
+All functions here take counts on the edges of a :class:`~fairaudit.verification.grid.BinGrid`:
 ``imp_ge[k]`` = impostor scores ``>= edges[k]`` (exact), ``gen_lt[k]`` = genuine
 scores ``< edges[k]`` (exact), for ``k = 0 .. n_bins``.
 """

@@ -1,7 +1,7 @@
 """Built-in dataset loaders: ``folder``, ``csv`` and ``rfw``.
 
 They register through the same ``register_datasets`` hook as any plugin; the
-loaders themselves live in :mod:`fairaudit.datasets`.
+loaders themselves live in :mod:`fairaudit.images.loaders`.
 """
 
 from __future__ import annotations

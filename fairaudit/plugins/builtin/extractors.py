@@ -1,7 +1,7 @@
 """Built-in extractors: dlib's face recognition ResNet with a HOG or a Haar face detector.
 
 Registering imports neither dlib nor OpenCV and loads no weights: the
-factories import :mod:`fairaudit.extractors` when an extractor is first built,
+factories import :mod:`fairaudit.images` when an extractor is first built,
 and the extractor loads its models when first used.
 """
 
