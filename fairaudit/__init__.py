@@ -29,6 +29,8 @@ _LAZY = {
     "VerificationResult": ("fairaudit.verification.result", "VerificationResult"),
     "classification_audit": ("fairaudit.classification.audit", "classification_audit"),
     "ClassificationResult": ("fairaudit.classification.result", "ClassificationResult"),
+    "plan_sample_size": ("fairaudit.planning.plan", "plan_sample_size"),
+    "PlanResult": ("fairaudit.planning.result", "PlanResult"),
     "embedding_diagnostics": ("fairaudit.diagnostics.audit", "embedding_diagnostics"),
     "DiagnosticsResult": ("fairaudit.diagnostics.audit", "DiagnosticsResult"),
     "synthetic": ("fairaudit.data.synthetic", None),

@@ -44,7 +44,7 @@ def test_verify_accepts_intersections_and_fixed_threshold(pop_file, capsys):
         (["verify", "{pop}", "--by", "ethnicity", "--fmr", "3"], "FMR target"),
         (["verify", "{pop}", "--by", "ethnicity", "--n-boot", "3"], "n_boot=3"),
         (["verify", "{pop}", "--by", "ethnicity", "--threshold", "0.3", "--eer"], "not allowed with"),
-        (["verify", "{pop}"], "required"),
+        (["verify", "{pop}", "--by", "ethnicity", "--threshold", "42"], "cosine similarities in [-1, 1]"),
     ],
 )
 def test_bad_input_gives_one_line_error_and_exit_code_2(pop_file, argv, needle):
@@ -105,3 +105,52 @@ def test_output_piped_into_a_closed_pipe_is_not_an_error():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+FOUR_COL = "p1 p1 s0 0.9\np1 p2 s1 0.1\np2 p2 s2 0.8\np2 p3 s3 0.3\np3 p3 s4 0.7\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, argv, needle, not_said",
+    [
+        ("missing.npz", None, ["--by", "g"], "DATA file", "DATA:"),
+        ("empty.txt", "", ["--by", "g"], "is empty (0 bytes)", "pass format="),
+        ("four.txt", FOUR_COL, ["--by", "gender"], "carries no attributes", "available attributes: []"),
+        ("five.txt", "p1 p1 s0 0.9 extra\np1 p2 s1 0.1 extra\n", ["--by", "gender"],
+         "found 5 whitespace-separated fields, expected 4", "is not a number"),
+    ],
+)
+def test_score_file_messages_say_what_is_wrong_with_the_file(tmp_path, name, content, argv, needle, not_said):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "fairaudit.cli", "verify", str(path), *argv],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert needle in proc.stderr and not_said not in proc.stderr and "Fix:" in proc.stderr
+
+
+def test_threshold_outside_cosine_range_says_scores_are_cosines(pop_file, capsys):
+    assert main(["verify", str(pop_file), "--by", "ethnicity", "--threshold", "42", "--n-boot", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cosine similarities in [-1, 1]" in err and "--threshold 0.35" in err
+    assert "not a threshold policy" not in err and "{'fmr'" not in err
+
+
+def test_verify_without_by_is_a_pooled_only_audit_and_reports(pop_file, tmp_path, capsys):
+    out = tmp_path / "pooled.json"
+    assert main(["verify", str(pop_file), "--n-boot", "0", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "pooled only" in text
+    data = json.loads(out.read_text())
+    assert data["by"] == [] and data["by_group"]["data"] == []
+    html = tmp_path / "pooled.html"
+    assert main(["report", str(out), "--out", str(html)]) == 0
+    assert html.stat().st_size > 0 and "Traceback" not in html.read_text()
+
+
+def test_verify_without_by_audits_a_score_file_that_has_no_attributes(tmp_path, capsys):
+    path = tmp_path / "four.txt"
+    path.write_text(FOUR_COL)
+    assert main(["verify", str(path), "--n-boot", "0"]) == 0
+    assert "pooled only" in capsys.readouterr().out

@@ -83,7 +83,19 @@ def _check_custom_split_strategy(out: Path, stdout: str) -> None:
     assert train["N at 100%"] == ["400", "400", "400"]
 
 
+def _check_plan_sample_size(out: Path, stdout: str) -> None:
+    from fairaudit import PlanResult
+
+    plan = PlanResult.from_json(out / "plan.json")
+    assert plan.reached and f"Recommended: {plan.n_identities} identities per group" in stdout
+    rows = plan.recommendation.set_index("samples_per_identity")
+    # more samples per identity: fewer identities needed
+    assert rows.loc[5, "n_identities"] < rows.loc[3, "n_identities"]
+    assert plan.calibration["compared_rate"] / plan.calibration["reference_rate"] == pytest.approx(2, rel=0.05)
+
+
 CHECKS = {
+    "plan_sample_size.py": _check_plan_sample_size,
     "verify_own_embeddings.py": _check_verify_own_embeddings,
     "audit_score_file.py": _check_audit_score_file,
     "classification_mixture_sweep.py": _check_classification_mixture_sweep,

@@ -28,6 +28,7 @@ from fairaudit.cli import main
 from fairaudit.data.groups import BY_DUPLICATE, BY_NOT_NAMES, POOLED, render_labels
 from fairaudit.common.seeds import BAD_RANDOM_STATE
 from fairaudit.verification.audit import BAD_TILE, verification_audit
+from fairaudit.verification import policy
 
 
 # --------------------------------------------------------------------------
@@ -208,8 +209,9 @@ def test_any_labels_give_the_same_rates_as_plain_labels(small_pop, small_plain, 
     ({"n_boot": 1.5}, errors.BAD_N_BOOT.format(value=1.5)),
     ({"alpha": float("nan")}, errors.BAD_ALPHA.format(value=float("nan"))),
     ({"ci": 1.0}, errors.BAD_CI.format(value=1.0)),
-    ({"threshold": float("nan")}, errors.BAD_THRESHOLD.format(value=float("nan")) + " Cosine thresholds lie in [-1, 1]."),
-    ({"threshold": {"fmr": 0}}, errors.BAD_FMR_TARGET.format(value=0)),
+    ({"threshold": float("nan")}, policy.THRESHOLD_OUT_OF_RANGE.format(value=float("nan"))),
+    ({"threshold": 42}, policy.THRESHOLD_OUT_OF_RANGE.format(value=42)),
+    ({"threshold": {"fmr": 0}}, policy.FMR_TARGET_OUT_OF_RANGE.format(value=0)),
     ({"threshold": [0.3]}, errors.BAD_THRESHOLD.format(value=[0.3])),
 ])
 def test_bad_audit_options_are_refused_before_any_work(pop, kwargs, message, monkeypatch):

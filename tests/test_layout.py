@@ -26,6 +26,7 @@ RANKS = {
     "verification": 3,
     "diagnostics": 3,
     "classification": 4,
+    "planning": 4,
     "reporting": 5,
     "cli": 6,
     # the built-in registrations are plugins like third-party ones: above every stage they register

@@ -171,7 +171,9 @@ def test_findings_sentences_quote_group_rates_and_cis(full_report, verification)
     worst = bg.loc[bg["fnmr"].idxmax()]
     sentence = next(f["sentence"] for f in data["findings"] if f["id"].endswith("/fnmr_by_group"))
     assert sentence.startswith("At FMR 1e-2 (threshold")
-    assert f"group {worst['label']}" in sentence and "95 % CI" in sentence and "×" in sentence
+    # the population's codebook names the group: "group Black (N)"
+    assert f"({worst['label']})" in sentence and "95 % CI" in sentence and "×" in sentence
+    assert re.search(rf"group \w+ \({worst['label']}\)", sentence) or f"group {worst['label']}" in sentence
     ratio = next(f for f in data["findings"] if f["figure"] == "fnmr_max_min")
     row = verification.fairness.loc["fnmr_max_min"]
     assert ratio["value"] == pytest.approx(row["value"])
@@ -248,7 +250,7 @@ def test_default_marks_match_default_tolerances(verification):
     for f in data["findings"]:
         if f["kind"] == "figure" and f["defined"]:
             assert f["mark"] == mark(f["value"], DEFAULT_TOLERANCES[f["figure"]])
-    counts = {k: sum(1 for f in data["findings"] if f["kind"] == "figure" and f["mark"] == k)
+    counts = {k: sum(1 for f in data["findings"] if f["kind"] == "figure" and f["headline"] and f["mark"] == k)
               for k in ("pass", "review", "fail")}
     assert {k: data["summary"][k] for k in counts} == counts
 
@@ -453,3 +455,134 @@ def test_group_names_with_dollar_signs_are_drawn_as_text(tmp_path):
     html = report(result, tmp_path / "d.html").read_text(encoding="utf-8")
     assert 'class="figure-error"' not in html
     assert "$x^$" in html and "cost $5" in html
+
+
+def test_getting_started_snippets_run_in_the_order_shown(tmp_path, monkeypatch, fast_figures):
+    # the first-audit section of docs/getting-started.md: each Python block runs after the ones above it
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    section = page.split("## A first audit of your own embeddings", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for code in blocks:
+        exec(code.replace("n_boot=1000", "n_boot=20").replace("n_identities=100", "n_identities=12"),
+             namespace)
+    assert (tmp_path / "report.html").exists() and (tmp_path / "population.npz").exists()
+
+
+def test_first_screen_counts_equal_what_findings_shows(tmp_path, verification, classification, fast_figures):
+    path = report({"V": verification, "C": classification}, tmp_path / "r.html", json_path=tmp_path / "r.json")
+    html = path.read_text(encoding="utf-8")
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    top = html.split("<main>", 1)[0]
+    findings = html.split('<section id="findings"', 1)[1].split("</section>", 1)[0]
+    for key in ("pass", "review", "fail"):
+        badge = int(re.search(rf'mark-{key}"><span aria-hidden="true">[^<]*</span>(\d+) {key}', top).group(1))
+        # every headline figure appears once in the Findings tables, with its mark
+        table_marks = len(re.findall(rf'<td[^>]*>\s*<span class="mark mark-{key}"', findings))
+        assert badge == data["summary"][key] == table_marks
+    # one verdict per result, before the counts
+    assert top.index('class="verdicts"') < top.index('class="summary"')
+    assert len(re.findall(r'<li class="verdict verdict-', top)) == 2
+    # the header time is the total of the time table
+    total = sum(r.provenance["elapsed_s"] for r in (verification, classification))
+    assert f"audits ran in {total:.1f} s" in top
+    assert " figures</p>" not in top
+
+
+def test_demo_text_shows_the_report_marks_and_the_intervals_its_notes_mention(tmp_path, verification,
+                                                                                 classification, fast_figures):
+    from fairaudit.cli.demo import _accuracy_intervals, _report_marks
+
+    report({"V": verification, "C": classification}, tmp_path / "r.html", json_path=tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    text = _report_marks(tmp_path / "r.json")
+    s = data["summary"]
+    assert text.splitlines()[0] == (
+        f"Report marks ({sum(s.values())} headline fairness figures): {s['pass']} pass, {s['review']} review, "
+        f"{s['fail']} fail, {s['undefined']} undefined")
+    assert any(line.startswith("V ") for line in text.splitlines())
+    table = _accuracy_intervals(classification)
+    row = classification.cross.iloc[0]
+    assert f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]" in table
+    assert any("Student-t" in n for n in classification.notes)
+
+
+def _demo_shaped_report(tmp_path, verification, classification):
+    """A report with the demo's results' names, kinds and title (from small results): its first
+    screen has the structure of the demo's."""
+    from fairaudit.cli import demo
+
+    diag = embedding_diagnostics(synthetic.population("diveface", n_identities=6, samples_per_identity=2, dim=32,
+                                                      random_state=1), by=["gender", "ethnicity"], method="pca",
+                                 cv=2)
+    results = {}
+    for pair in demo.VERIFICATION_TITLES.values():
+        results.update({title: verification for title in pair})
+    for key, title in demo.STUDY_TITLES.items():
+        results[title] = diag if key == "diagnostics" else classification
+    return report(results, tmp_path / "demo.html", title=demo.REPORT_TITLE).read_text(encoding="utf-8")
+
+
+def test_readme_screenshot_shows_the_demo_first_screen(tmp_path, verification, classification, fast_figures):
+    # docs/img/report-top.txt is written with the screenshot (tests/test_report_browser.py,
+    # FAIRAUDIT_UPDATE_SCREENSHOT=1); when the first screen changes, the screenshot must be refreshed
+    from fairaudit.reporting.rendering import first_screen_outline
+
+    stored = (ROOT / "docs" / "img" / "report-top.txt").read_text(encoding="utf-8").splitlines()
+    outline = first_screen_outline(_demo_shaped_report(tmp_path, verification, classification))
+    assert outline == stored, ("the demo's first screen changed: refresh docs/img/report-top.png with "
+                               "FAIRAUDIT_UPDATE_SCREENSHOT=1 pytest tests/test_report_browser.py")
+    assert any(line.startswith("verdict: ") for line in outline)
+
+
+def test_report_writes_groups_with_the_codebook_and_shows_it(tmp_path, population, fast_figures):
+    result = verification_audit(population, by=["gender", "ethnicity"], threshold="eer", n_boot=0)
+    html = report(result, tmp_path / "r.html", population=population).read_text(encoding="utf-8")
+    data_section = html.split('<section id="data"', 1)[1].split("</section>", 1)[0]
+    assert 'id="codebook"' in data_section
+    for code, name in (("H", "man"), ("M", "woman"), ("A", "Asian"), ("B", "White"), ("N", "Black")):
+        assert re.search(rf"<td[^>]*>{code}</td>\s*<td[^>]*>{name}</td>", data_section)
+    verification_section = html.split('<section id="verification"', 1)[1]
+    assert "woman (M) &amp; Black (N)" in verification_section  # the order of by: gender, then ethnicity
+
+
+def test_figure_legends_use_the_codebook_in_the_order_of_by(population):
+    from fairaudit.reporting.codebook import display_names, readable
+    from fairaudit.reporting.entries import _Entry
+    from fairaudit.verification import plots as plot
+
+    book = population.value_labels
+    assert readable("M & N", ["gender", "ethnicity"], book) == "woman (M) & Black (N)"
+    assert readable("N & M", ["ethnicity", "gender"], book) == "Black (N) & woman (M)"
+    assert readable("all", ["gender"], book) == "all" and readable("X", ["gender"], book) == "X"
+    result = verification_audit(population, by=["gender", "ethnicity"], threshold="eer", n_boot=0)
+    names = display_names([_Entry(id="v", name="v", kind="verification", result=result)], book)
+    with plot.display_labels(names):
+        ax = plot.det(result)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "woman (M) & Black (N)" in legend and "M & N" not in legend
+
+
+def test_planted_orderings_are_compared_with_the_observed_ones(tmp_path, fast_figures):
+    from scipy.stats import kendalltau
+
+    from fairaudit.reporting.codebook import planted_checks
+    from fairaudit.reporting.entries import _Entry
+
+    es = synthetic.population("diveface", n_identities=40, samples_per_identity=4, dim=64, random_state=0)
+    result = verification_audit(es, by=["ethnicity", "gender"], threshold={"fmr": 1e-2}, n_boot=0)
+    checks = planted_checks(es.metadata["planted"], [_Entry(id="v", name="v", kind="verification", result=result)])
+    assert [c["metric"] for c in checks] == ["FNMR", "FMR"]
+    for c in checks:
+        # planted groups rewritten in the order of this audit's by
+        assert all(g.split(" & ")[0] in "ABN" for g in c["planted"])
+        observed = result.by_group.sort_values(c["metric"].lower(), ascending=False)["label"].tolist()
+        assert c["observed"] == observed and c["recovered"] == (observed == c["planted"])
+        rank = {g: i for i, g in enumerate(c["observed"])}
+        assert c["tau"] == pytest.approx(kendalltau(range(len(c["planted"])),
+                                                    [rank[g] for g in c["planted"]]).statistic)
+    html = report(result, tmp_path / "p.html", population=es).read_text(encoding="utf-8")
+    assert 'id="planted"' in html and ("recovered every planted ordering" in html or "recovered 0 of" in html
+                                       or "recovered 1 of" in html)

@@ -6,7 +6,9 @@ installs both (``apt-get install -y chromium``, ``pip install playwright``);
 elsewhere the module is skipped.
 
 ``FAIRAUDIT_UPDATE_SCREENSHOT=1`` also runs the demo at small sizes and saves
-the top of its report to ``docs/img/report-top.png`` (the README's picture).
+the top of its report to ``docs/img/report-top.png`` (the README's picture) and
+the outline of that first screen to ``docs/img/report-top.txt``, which
+``tests/test_report.py`` compares with the demo's, so the picture cannot go stale.
 """
 
 from __future__ import annotations
@@ -197,3 +199,8 @@ def test_update_readme_screenshot_of_the_demo_report(browser, tmp_path):
     finally:
         v.close()
     assert target.stat().st_size > 10_000
+    # the outline the picture shows, which tests/test_report.py compares with the demo's first screen
+    from fairaudit.reporting.rendering import first_screen_outline
+
+    outline = first_screen_outline((out / "report.html").read_text(encoding="utf-8"))
+    (target.with_suffix(".txt")).write_text("\n".join(outline) + "\n", encoding="utf-8")

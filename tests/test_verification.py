@@ -61,11 +61,27 @@ def brute_group_rates(es, pairs, column, threshold):
 
 
 def brute_eer_on(scores_imp, scores_gen, thresholds):
-    """bob.measure's EER over the candidate thresholds given."""
-    fmr = np.array([(scores_imp >= t).mean() for t in thresholds])
-    fnmr = np.array([(scores_gen < t).mean() for t in thresholds])
-    k = np.argmin(np.abs(fmr - fnmr))
-    return (fmr[k] + fnmr[k]) / 2, thresholds[k]
+    """bob.measure's EER (``eer_threshold``'s rule) over the ascending candidate thresholds given, and
+    the lowest candidate giving its operating point (fairaudit's threshold convention):
+    the highest threshold minimising |FMR - FNMR| while FMR > 0 and FNMR < 1, replaced by the first
+    threshold with FMR = 0 or FNMR = 1 only when that is strictly closer. Exact, with fractions."""
+    from fractions import Fraction
+
+    n_i, n_g = len(scores_imp), len(scores_gen)
+    points = [(Fraction(int((scores_imp >= t).sum()), n_i), Fraction(int((scores_gen < t).sum()), n_g))
+              for t in thresholds]
+    best = None
+    for k, (a, r) in enumerate(points):
+        if a > 0 and r < 1:
+            if best is None or abs(a - r) <= abs(points[best][0] - points[best][1]):
+                best = k
+        else:
+            if best is None or abs(a - r) < abs(points[best][0] - points[best][1]):
+                best = k
+            break
+    a, r = points[best]
+    lowest = min(k for k, point in enumerate(points) if point == (a, r))  # fairaudit reports the lowest edge
+    return (float(a) + float(r)) / 2, thresholds[lowest]  # in floats, as bob.measure.eer computes it
 
 
 @pytest.fixture(scope="module")

@@ -45,14 +45,19 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     v.add_argument("data", metavar="DATA",
                    help="EmbeddingSet (.npz, .parquet), embeddings .npy (with --labels) or score file (bob CSV, "
                         "4/5-column)")
-    v.add_argument("--by", action="append", required=True, metavar="ATTR",
-                   help="attribute defining the groups; repeat for intersections")
+    v.add_argument("--by", action="append", metavar="ATTR",
+                   help="attribute defining the groups; repeat for intersections; without it, a pooled-only "
+                        "audit (no group)")
     thr = v.add_mutually_exclusive_group()
     thr.add_argument("--threshold", type=float, metavar="X", help="fixed threshold (accept when score >= X)")
     thr.add_argument("--eer", action="store_true", help="the pooled EER threshold (default)")
     thr.add_argument("--fmr", type=float, metavar="TARGET", help="threshold where the pooled FMR is TARGET, e.g. 1e-3")
     v.add_argument("--alpha", type=float, default=0.5, help="FMR weight in FDR, GARBE, inequity (default 0.5)")
     v.add_argument("--n-boot", type=int, default=1000, metavar="K", help="identity bootstrap replicates (0 = none)")
+    v.add_argument("--n-perm", type=int, default=1000, metavar="K",
+                   help="identity permutations per group comparison for its p-value (0 = none)")
+    v.add_argument("--min-identities", type=int, default=30, metavar="N",
+                   help="flag groups with fewer identities; they get Clopper-Pearson intervals (default 30)")
     v.add_argument("--seed", type=_seed, default=0, help="random_state of the bootstrap")
     v.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR")
@@ -168,6 +173,10 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
                                     "the extractors, heads, splits and datasets they register.")
     pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pl.set_defaults(func=cmd_plugins)
+
+    from fairaudit.cli.plan import add_plan_parser
+
+    add_plan_parser(sub, _seed)
 
     # plugins add their own commands (e.g. 'fairaudit study diveface')
     if plugin_commands:

@@ -39,7 +39,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verification_audit(
         data, by=args.by, threshold=_threshold_from_args(args), alpha=args.alpha,
         n_boot=args.n_boot, random_state=args.seed, progress=None, pairs=pairs,
-        scheduler=args.scheduler, workers=args.workers, scratch_dir=args.scratch_dir,
+        n_perm=args.n_perm, min_identities=args.min_identities, scheduler=args.scheduler, workers=args.workers, scratch_dir=args.scratch_dir,
     )
     print(result.summary())
     outputs = []

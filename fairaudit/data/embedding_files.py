@@ -171,6 +171,10 @@ def _save_npz(es: "EmbeddingSet", path: Path) -> None:
         arrays["path"] = es._path.astype(str)
     if len(es._failures):
         arrays["failures_json"] = np.array(es._failures.to_json(orient="split"))
+    if es._value_labels:
+        arrays["value_labels_json"] = np.array(json.dumps(es._value_labels, ensure_ascii=False))
+    if es._metadata:
+        arrays["metadata_json"] = np.array(json.dumps(es._metadata, ensure_ascii=False))
     with atomic_write(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -193,6 +197,7 @@ def _save_parquet(es: "EmbeddingSet", path: Path, row_group_size: int) -> None:
     meta = {b"fairaudit": json.dumps({
         "format_version": _FORMAT_VERSION, "attributes": es.attribute_names,
         "failures": es._failures.to_json(orient="split") if len(es._failures) else None,
+        "value_labels": es._value_labels or None, "metadata": es._metadata or None,
     }).encode()}
     table = pa.table(cols).replace_schema_metadata(meta)
     with atomic_write(path) as tmp:
@@ -394,8 +399,19 @@ def _read_npz(path: Path) -> dict[str, Any]:
                             text=True)
         failures = _failures_from(path, str(stored), "failures_json")
     attrs = {name: per_sample[f"attribute_{i}"] for i, name in enumerate(names)}
+    extra = {key: _stored_json(path, str(_npz_array(path, data, f"{key}_json", ndim=0,
+                                                     expected="() (one JSON text)", text=True)), f"{key}_json")
+             for key in ("value_labels", "metadata") if f"{key}_json" in data}
     return dict(embeddings=emb, identity=per_sample["identity"], attributes=attrs or None,
-                path=per_sample.get("path"), failures=failures)
+                path=per_sample.get("path"), failures=failures, **extra)
+
+
+def _stored_json(path: Path, text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise errors.FairauditInputError(errors.STORED_JSON_INVALID.format(
+            path=str(path), what=where, detail=str(exc), writer="EmbeddingSet.save()")) from None
 
 
 def _read_parquet(path: Path, *, out_of_core: bool) -> dict[str, Any]:
@@ -450,4 +466,5 @@ def _read_parquet(path: Path, *, out_of_core: bool) -> dict[str, Any]:
              if c not in _RESERVED}
     p = labels.column("path").to_numpy(zero_copy_only=False) if "path" in labels.column_names else None
     return dict(embeddings=emb, identity=labels.column("identity").to_numpy(zero_copy_only=False),
-                attributes=attrs or None, path=p, failures=failures)
+                attributes=attrs or None, path=p, failures=failures,
+                value_labels=meta.get("value_labels"), metadata=meta.get("metadata"))

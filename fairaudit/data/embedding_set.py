@@ -26,6 +26,66 @@ from fairaudit.data.labels import check_label_text  # noqa: F401
 #: rows per block when an out-of-core set is read (and per Parquet row group written)
 BLOCK_ROWS = 65536
 
+# --- codebook (value labels) and metadata messages
+VALUE_LABELS_NOT_MAPPING = (
+    "value_labels must map an attribute name to a mapping of value -> readable name, e.g. "
+    "{{'gender': {{'H': 'man', 'M': 'woman'}}}}; got {got}. Fix: pass a dict of dicts, or None."
+)
+VALUE_LABELS_UNKNOWN_ATTRIBUTE = (
+    "value_labels names the attribute {name!r}, which this set does not have; attributes: "
+    "{available}. Fix: label only existing attributes."
+)
+VALUE_LABEL_NOT_TEXT = (
+    "value_labels[{name!r}][{code!r}] must be a non-empty string; got {got!r}. Fix: give every "
+    "value a readable name, e.g. 'woman'."
+)
+METADATA_NOT_JSON = (
+    "metadata must be a JSON-serialisable mapping (str keys; numbers, strings, lists, dicts); got "
+    "{got}. Fix: pass e.g. {{'planted': {{...}}}}, or None."
+)
+
+
+def check_value_labels(value_labels: Any, attribute_names: list[str]) -> dict[str, dict[str, str]]:
+    """``value_labels`` checked and normalised to ``{attribute: {code: readable}}`` (all strings).
+
+    Codes need not all occur in the data (a subset may lose a group); attributes must exist.
+    """
+    if value_labels is None:
+        return {}
+    if not isinstance(value_labels, Mapping):
+        raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(got=type(value_labels).__name__))
+    out: dict[str, dict[str, str]] = {}
+    for name, book in value_labels.items():
+        if str(name) not in attribute_names:
+            raise errors.FairauditInputError(VALUE_LABELS_UNKNOWN_ATTRIBUTE.format(
+                name=name, available=attribute_names))
+        if not isinstance(book, Mapping):
+            raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(
+                got=f"{type(book).__name__} for {str(name)!r}"))
+        clean = {}
+        for code, readable in book.items():
+            if not isinstance(readable, str) or not readable.strip():
+                raise errors.FairauditInputError(VALUE_LABEL_NOT_TEXT.format(name=str(name), code=code,
+                                                                             got=readable))
+            clean[str(code)] = readable.strip()
+        if clean:
+            out[str(name)] = clean
+    return out
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` checked to be a JSON-serialisable mapping; returned as a fresh copy."""
+    import json
+
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=type(metadata).__name__))
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=f"{exc}")) from None
+
 
 def _array_blocks(array: np.ndarray, rows: int | None = None, *, raw: bool = False):
     rows = rows or BLOCK_ROWS
@@ -106,6 +166,13 @@ class EmbeddingSet:
         They are not embeddings, but they are not dropped either: the
         failure-to-acquire rate per group is itself a fairness figure
         (ISO/IEC 19795-10).
+    value_labels : mapping, optional
+        A codebook per attribute, ``{attribute: {value: readable name}}``,
+        e.g. DiveFace's ``{"gender": {"H": "man", "M": "woman"}}``. Reports
+        show ``"woman (M)"``. Kept by :meth:`subset` and saved with the set.
+    metadata : mapping, optional
+        JSON-safe facts saved with the set (synthetic populations store
+        ``"planted"``, the biases they were generated with).
 
     Raises
     ------
@@ -133,6 +200,8 @@ class EmbeddingSet:
         attributes: pd.DataFrame | Mapping[str, Any] | None = None,
         path: Any = None,
         failures: pd.DataFrame | None = None,
+        value_labels: Mapping[str, Mapping[Any, str]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(embeddings, (np.memmap, ParquetEmbeddings)):
             # out of core: checked block by block, never loaded whole
@@ -222,6 +291,8 @@ class EmbeddingSet:
             )
         self._failures = (pd.DataFrame(columns=["path", "identity", "reason"]) if failures is None
                           else failures.reset_index(drop=True).astype(str))
+        self._value_labels = check_value_labels(value_labels, list(attrs.columns))
+        self._metadata = check_metadata(metadata)
 
     # -- read-only views -------------------------------------------------
     @property
@@ -271,6 +342,19 @@ class EmbeddingSet:
     def path(self) -> np.ndarray | None:
         """Image path of each sample, or None."""
         return None if self._path is None else self._path.copy()
+
+    @property
+    def value_labels(self) -> dict[str, dict[str, str]]:
+        """The codebook: ``{attribute: {value: readable name}}`` (a copy; empty when none was given)."""
+        return {k: dict(v) for k, v in self._value_labels.items()}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """JSON-safe facts about the set saved with it (e.g. ``"planted"``: the biases a synthetic
+        population was generated with); a copy."""
+        import copy
+
+        return copy.deepcopy(self._metadata)
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -350,6 +434,8 @@ class EmbeddingSet:
             attributes=self._attributes.iloc[idx].reset_index(drop=True),
             path=None if self._path is None else self._path[idx],
             failures=self._failures,
+            value_labels=self._value_labels,
+            metadata=self._metadata,
         )
 
     # -- files -----------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
+from fairaudit.data.embedding_set import check_value_labels
 from fairaudit.data.score_columns import encode_columns
 from fairaudit.data.score_files import formats as _formats
 from fairaudit.data.score_tables import columns_of_arrays, columns_of_identity_table, columns_of_table
@@ -109,8 +110,24 @@ class ScoreSet:
     (3, 1, 2, ['gender'])
     """
 
-    def __init__(self, table: pd.DataFrame, *, attributes: Sequence[str] | None = None) -> None:
+    def __init__(self, table: pd.DataFrame, *, attributes: Sequence[str] | None = None,
+                 value_labels: Mapping[str, Mapping[Any, str]] | None = None) -> None:
         self._setup(*columns_of_table(table, attributes))
+        self._value_labels = check_value_labels(value_labels, self._names)
+
+    def with_value_labels(self, value_labels: Mapping[str, Mapping[Any, str]] | None) -> "ScoreSet":
+        """The same comparisons with a codebook per attribute (``{attribute: {value: readable name}}``,
+        checked as for :class:`EmbeddingSet`); the set itself is not changed."""
+        import copy
+
+        out = copy.copy(self)
+        out._value_labels = check_value_labels(value_labels, self._names)
+        return out
+
+    @property
+    def value_labels(self) -> dict[str, dict[str, str]]:
+        """The codebook: ``{attribute: {value: readable name}}`` (a copy; empty when none was given)."""
+        return {k: dict(v) for k, v in self._value_labels.items()}
 
     @classmethod
     def _from_columns(cls, score: Any, identity_a: Any, identity_b: Any, genuine: Any,
@@ -125,6 +142,7 @@ class ScoreSet:
         (self._score, self._genuine, self._ids, self._attrs,
          self._per_identity) = encode_columns(score, identity_a, identity_b, genuine, attributes)
         self._names = list(attributes)
+        self._value_labels: dict[str, dict[str, str]] = {}
         self._source: tuple[str, str] | None = None
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         for arr in (self._score, self._genuine):

@@ -331,7 +331,23 @@ def population(
         np.vstack(blocks),
         identity=np.concatenate(identities),
         attributes=pd.concat(rows, ignore_index=True),
+        value_labels={a: dict(book) for a, book in p.value_labels.items()},
+        metadata={"planted": _planted_metadata(p, specs, overridden=bool(overrides))},
     )
+
+
+def _planted_metadata(p: Preset, specs: tuple[GroupSpec, ...], *, overridden: bool) -> dict[str, Any]:
+    """What a population knows it planted, saved with it: the orderings an audit should recover, with
+    groups written as audit tables write them (``"M & N"``, attributes in preset order)."""
+    labels = {spec.label: spec.group for spec in p.groups}
+    return {
+        "preset": p.name, "attributes": list(p.attributes),
+        # overridden parameters may change the order, so none is claimed then
+        "fnmr_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
+        "fmr_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
+        "overridden": overridden,
+        "parameters": {spec.group: spec.parameters() for spec in specs},
+    }
 
 
 # --- what was planted -------------------------------------------------------

@@ -147,6 +147,9 @@ class Preset:
         ``rho`` in [0, 1): cosine between the centres of two contexts (e.g.
         two ethnicities). Larger values make cross-group impostors score
         closer to same-group impostors.
+    value_labels : mapping, optional
+        The codebook of the attribute values, ``{attribute: {value: readable}}``,
+        given to every population drawn (``EmbeddingSet.value_labels``).
 
     Raises
     ------
@@ -162,8 +165,12 @@ class Preset:
     planted_fmr_order: tuple[str, ...] = ()
     gender_attribute: str | None = "gender"
     context_similarity: float = 0.75
+    value_labels: Mapping[str, Mapping[str, str]] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "value_labels", MappingProxyType(
+            {str(a): MappingProxyType({str(k): str(v) for k, v in dict(book).items()})
+             for a, book in dict(self.value_labels or {}).items()}))
         object.__setattr__(self, "attributes", tuple(self.attributes))
         object.__setattr__(self, "groups", tuple(self.groups))
         object.__setattr__(self, "planted_fnmr_order", tuple(self.planted_fnmr_order))
@@ -232,6 +239,10 @@ class Preset:
 _GENDERS = ("H", "M")  # H = man (hombre), M = woman (mujer): the DiveFace codes
 _ETHNICITIES = ("A", "B", "N")  # A = Asian, B = White (blanco), N = Black (negro)
 
+#: DiveFace's coding of its attribute values (Spanish initials), in English
+DIVEFACE_VALUE_LABELS = {"gender": {"H": "man", "M": "woman"},
+                         "ethnicity": {"A": "Asian", "B": "White", "N": "Black"}}
+
 #: planted DiveFace parameters by ethnicity: (intra_spread, identity_similarity, gender angle)
 _DIVEFACE_ETHNICITY = {"A": (0.78, 0.32, 0.0), "B": (0.56, 0.15, 35.0), "N": (0.96, 0.26, 70.0)}
 #: what being a woman adds to (intra_spread, identity_similarity)
@@ -272,6 +283,7 @@ def _diveface() -> Preset:
         ),
         planted_fnmr_order=("MN", "HN", "MA", "HA", "MB", "HB"),
         planted_fmr_order=("MA", "HA", "MN", "HN", "MB", "HB"),
+        value_labels=DIVEFACE_VALUE_LABELS,
     )
 
 
@@ -297,6 +309,7 @@ def _balanced() -> Preset:
             "Differences an audit reports between these groups are sampling noise; use "
             "it to check that an audit does not invent a bias."
         ),
+        value_labels=DIVEFACE_VALUE_LABELS,
     )
 
 

@@ -153,8 +153,9 @@ def _prepare_manifest(manifest: Any, attributes: Sequence[str] | None
     validate_manifest(table)
     table = table.copy()
     # loaders keep tables in attrs, which pandas compares on every concat (and
-    # DataFrames cannot be compared that way): the work needs none of them
-    table.attrs = {}
+    # DataFrames cannot be compared that way): the work needs none of them but the codebook (plain dicts)
+    codebook = manifest.attrs.get("value_labels")
+    table.attrs = {"value_labels": codebook} if isinstance(codebook, dict) else {}
     missing = manifest.attrs.get("missing")
     if isinstance(missing, pd.DataFrame) and len(missing) and {"path", "identity"} <= set(missing.columns):
         missing = missing.reindex(columns=["path", "identity", *names]).astype(str)
@@ -237,9 +238,11 @@ def _assemble(table: pd.DataFrame, names: list[str], embeddings: dict[int, np.nd
             reasons=", ".join(f"{r!r} x{c}" for r, c in reasons.items()) or "none"))
     vectors = np.stack([embeddings[int(r)] for r in ok]).astype(np.float32).reshape(ok.size, dim)
     rows = table.iloc[ok].reset_index(drop=True)
+    # a loader's codebook (manifest.attrs["value_labels"], e.g. DiveFace's H = man) travels with the set
+    codebook = {k: v for k, v in dict(table.attrs.get("value_labels") or {}).items() if k in names}
     return EmbeddingSet(vectors, identity=rows["identity"].to_numpy(),
                         attributes=rows[names] if names else None,
-                        path=rows["path"].to_numpy(), failures=fail_table)
+                        path=rows["path"].to_numpy(), failures=fail_table, value_labels=codebook or None)
 
 
 def extract(

@@ -71,4 +71,6 @@ def _population_summary(population: Any) -> dict[str, Any] | None:
         return None
     return {"n_samples": len(population), "n_identities": population.n_identities,
             "n_features": population.n_features, "attributes": list(population.attribute_names),
-            "n_failures": int(len(population.failures))}
+            "n_failures": int(len(population.failures)),
+            "value_labels": getattr(population, "value_labels", {}) or {},
+            "planted": (getattr(population, "metadata", {}) or {}).get("planted")}

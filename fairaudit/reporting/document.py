@@ -36,6 +36,7 @@ from typing import Any, Mapping
 
 from fairaudit import __version__
 from fairaudit.common import errors
+from fairaudit.reporting.codebook import codebook_of, display_names
 from fairaudit.reporting.data_section import _fta_tables, _population_summary, _warnings
 from fairaudit.reporting.entries import SCHEMA, _Entry, _entries, _entries_from_data, load_result
 from fairaudit.reporting.figures import plot_classification_roc, plot_confusion, plot_cross, plot_mixture_sweep
@@ -53,18 +54,27 @@ BAD_POPULATION = (
 def _assemble(entries: list[_Entry], *, title: str, tolerances: Any, population: Any,
               fta: list[dict[str, Any]] | None = None, population_summary: dict | None = None,
               created: str | None = None) -> dict[str, Any]:
+    from fairaudit.verification import display_labels
+
     tol = resolve_tolerances(tolerances)
+    if fta is None:
+        fta = _fta_tables(entries, population)
+        population_summary = _population_summary(population)
+    # sentences name groups as the codebook does ("woman (M) & Black (N)")
+    codebook = codebook_of({"data": {"population": population_summary}}, [e.result for e in entries])
     findings: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry.kind == "verification":
-            findings += _verification_findings(entry, tol)
-        elif entry.kind == "classification":
-            findings += _classification_findings(entry, tol)
-        else:
-            findings += _diagnostics_findings(entry)
+    with display_labels(display_names(entries, codebook)):
+        for entry in entries:
+            if entry.kind == "verification":
+                findings += _verification_findings(entry, tol)
+            elif entry.kind == "classification":
+                findings += _classification_findings(entry, tol)
+            else:
+                findings += _diagnostics_findings(entry)
     summary = {"pass": 0, "review": 0, "fail": 0, "undefined": 0, "unmarked": 0}
     for f in findings:
-        if f["kind"] != "figure":
+        # the headline figures only: the badges and the at-a-glance table count what Findings shows
+        if f["kind"] != "figure" or not f.get("headline", True):
             continue
         if not f["defined"]:
             summary["undefined"] += 1
@@ -72,9 +82,6 @@ def _assemble(entries: list[_Entry], *, title: str, tolerances: Any, population:
             summary["unmarked"] += 1
         else:
             summary[f["mark"]] += 1
-    if fta is None:
-        fta = _fta_tables(entries, population)
-        population_summary = _population_summary(population)
     return {
         "schema": SCHEMA,
         "title": str(title),

@@ -14,6 +14,7 @@ import numpy as np
 from fairaudit.common import errors
 from fairaudit.common.figures import literal
 from fairaudit.data import POOLED
+from fairaudit.verification import shown as display_name
 from fairaudit.reporting.formatting import _float, _one_line
 
 #: resolution of the report's figures
@@ -62,9 +63,9 @@ def plot_cross(result: Any, ax: Any = None, *, include_all: bool = True, cmap: s
         vmin, vmax = vmin - 0.01, vmax + 0.01
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
-    ax.set_xticks(np.arange(len(cols)), labels=[literal(c) for c in cols])
-    ax.set_yticks(np.arange(len(rows)), labels=[literal(r) for r in rows])
-    if max((len(c) for c in cols), default=0) > 4:
+    ax.set_xticks(np.arange(len(cols)), labels=[literal(display_name(c)) for c in cols])
+    ax.set_yticks(np.arange(len(rows)), labels=[literal(display_name(r)) for r in rows])
+    if max((len(display_name(c)) for c in cols), default=0) > 4:
         for tick in ax.get_xticklabels():
             tick.set_rotation(30)
             tick.set_ha("right")
@@ -139,7 +140,7 @@ def plot_mixture_sweep(result: Any, ax: Any = None) -> Any:
             yerr = np.vstack([np.maximum(y - lo, 0), np.maximum(hi - y, 0)])
         style = dict(ls="--", lw=1.4) if group == POOLED else dict(ls="-", lw=2)
         ax.errorbar(x, y, yerr=yerr, marker="o", capsize=4, color=colors.get(group, "0.3"),
-                    label=f"{group} (whole test set)" if group == POOLED else literal(group), **style)
+                    label=f"{group} (whole test set)" if group == POOLED else literal(display_name(group)), **style)
     ax.set_xticks(x, labels=[literal(t) for t in labels], fontsize="small")
     ax.set_xlim(-0.4, len(models) - 0.6)
     ax.set_xlabel("model (training mixture)")
@@ -183,9 +184,9 @@ def plot_classification_roc(result: Any, *, model: str, ax: Any = None) -> Any:
             aucs.append(float(curve["auc"].iloc[0]))
             ax.plot(curve["fpr"], curve["tpr"], color=colors.get(str(group), "0.3"),
                     ls="--" if group == POOLED else "-", lw=1.2, alpha=0.75,
-                    label=None if i else literal(f"{group} (AUC {np.mean(aucs):.3f})"))
+                    label=None if i else literal(f"{display_name(group)} (AUC {np.mean(aucs):.3f})"))
         # the label was set with the first seed's AUC; update it to the mean
-        ax.lines[-len(aucs)].set_label(literal(f"{group} (AUC {np.mean(aucs):.3f})"))
+        ax.lines[-len(aucs)].set_label(literal(f"{display_name(group)} (AUC {np.mean(aucs):.3f})"))
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
@@ -243,7 +244,8 @@ def plot_confusion(result: Any, *, model: str, group: str = POOLED, ax: Any = No
         tick.set_rotation_mode("anchor")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(literal(f"{model} on {group}") + (" (row share)" if normalize else ""), fontsize="medium")
+    ax.set_title(literal(f"{display_name(model)} on {display_name(group)}") + (" (row share)" if normalize else ""),
+                 fontsize="medium")
     return ax
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from fairaudit.common.serialize import to_jsonable
 from fairaudit.data import POOLED
+from fairaudit.verification import shown
 from fairaudit.reporting.entries import _Entry
 from fairaudit.reporting.formatting import _ci_text, _float, _fmt_like, _g, _target, fmt_num
 from fairaudit.reporting.tolerances import (
@@ -120,9 +121,9 @@ def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[s
         if hi_v == lo_v:
             sentence = f"{where}, every group has the same {word}, {fmt_num(hi_v, digits=3)}."
         else:
-            tail = (f"{hi_v / lo_v:.3g}× that of group {lo_l}" if lo_v > 0
-                    else f"while group {lo_l} has none")
-            sentence = (f"{where}, the {word} of group {hi_l} is {_group_rate(hi_row, rate, level)}, "
+            tail = (f"{hi_v / lo_v:.3g}× that of group {shown(lo_l)}" if lo_v > 0
+                    else f"while group {shown(lo_l)} has none")
+            sentence = (f"{where}, the {word} of group {shown(hi_l)} is {_group_rate(hi_row, rate, level)}, "
                         f"the highest; {tail} ({_group_rate(lo_row, rate, level, nested=True)}), the lowest.")
             a = (_float(hi_row.get(f"{rate}_ci_low")), _float(hi_row.get(f"{rate}_ci_high")))
             b = (_float(lo_row.get(f"{rate}_ci_low")), _float(lo_row.get(f"{rate}_ci_high")))
@@ -216,8 +217,8 @@ def _classification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict
                 ci = _ci_text(row["ci_low"], row["ci_high"], level, ref=row["accuracy_mean"])
                 return f"{_fmt_like(row['accuracy_mean'], row['accuracy_mean'])}" + (f" ({ci})" if ci else "")
 
-            sentence = (f"Model {model!r}{trained}: accuracy is lowest on test group {lo['test_group']}, "
-                        f"{one(lo)}, and highest on {hi['test_group']}, {one(hi)}, over {seeds_text}.")
+            sentence = (f"Model {model!r}{trained}: accuracy is lowest on test group {shown(lo['test_group'])}, "
+                        f"{one(lo)}, and highest on {shown(hi['test_group'])}, {one(hi)}, over {seeds_text}.")
             if model in r.groups:
                 own = rows[rows["test_group"] == model]
                 others = rows[rows["test_group"] != model]
@@ -264,7 +265,7 @@ def _classification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict
         if len(spans):
             group = str(spans.idxmax())
             col = table[group]
-            sentence = (f"Across the {len(r.models)} training mixtures, accuracy on test group {group} "
+            sentence = (f"Across the {len(r.models)} training mixtures, accuracy on test group {shown(group)} "
                         f"varies most: from {fmt_num(col.min(), digits=3)} ({col.idxmin()}) to "
                         f"{fmt_num(col.max(), digits=3)} ({col.idxmax()}).")
             out.append(_finding(entry, key="mixture_sweep", kind="comparison", label="Mixture sweep",

@@ -5,9 +5,9 @@ shown as text), the inline CSS and JavaScript with their Content-Security-Policy
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any, Mapping
 
+from fairaudit.reporting.codebook import codebook_of, display_names
 from fairaudit.reporting.entries import KINDS, _Entry
 from fairaudit.reporting.formatting import fmt_num
 from fairaudit.reporting.views import (
@@ -63,39 +63,93 @@ def _environment() -> Any:
     return env
 
 
+#: the plain verdict of one question, from the marks of its headline figures
+VERDICTS = {
+    "fail": "{n} of {total} headline figures outside the review band",
+    "review": "none fails; {n} of {total} headline figures in the review band",
+    "pass": "all {total} headline figures within the pass band",
+    "undefined": "no verdict: no headline figure is defined",
+    "diagnostics": "not marked: diagnostics describe the embeddings, they do not pass or fail",
+}
+
+
+def _verdict(kind: str, counts: Mapping[str, int]) -> dict[str, str]:
+    if kind == "diagnostics":
+        return {"verdict": "none", "verdict_text": VERDICTS["diagnostics"]}
+    for key in ("fail", "review", "pass"):
+        if counts[key]:
+            n = sum(counts[k] for k in ("pass", "review", "fail", "undefined"))
+            return {"verdict": key, "verdict_text": VERDICTS[key].format(n=counts[key], total=n)}
+    return {"verdict": "undefined", "verdict_text": VERDICTS["undefined"]}
+
+
 def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
     from markupsafe import Markup
 
-    start = time.perf_counter()
+    from fairaudit.verification import display_labels
+
     findings = data["findings"]
     by_kind = {kind: [e for e in entries if e.kind == kind] for kind in KINDS}
-    views = {
-        "verification": [_verification_view(e, findings, data) for e in by_kind["verification"]],
-        "classification": [_classification_view(e, findings, data) for e in by_kind["classification"]],
-        "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
-    }
+    # the codebook's readable names in every table and figure: "woman (M) & Black (N)"
+    codebook = codebook_of(data, [e.result for e in entries])
+    with display_labels(display_names(entries, codebook)):
+        views = {
+            "verification": [_verification_view(e, findings, data) for e in by_kind["verification"]],
+            "classification": [_classification_view(e, findings, data) for e in by_kind["classification"]],
+            "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
+        }
+        data_view = _data_view(entries, data)
     css, js = _static("report.css"), _static("report.js")
     csp = ("default-src 'none'; img-src data:; style-src " + _csp_hash(css) + "; script-src "
            + _csp_hash(js) + "; base-uri 'none'; form-action 'none'")
-    n_figures = sum(len(v["figures"]) for kind in views.values() for v in kind)
+    n_images = sum(len(v["figures"]) for kind in views.values() for v in kind)
     glance = []
     for e in entries:
         counts = {"pass": 0, "review": 0, "fail": 0, "undefined": 0}
         for f in findings:
-            if f["result"] == e.id and f["kind"] == "figure":
+            if f["result"] == e.id and f["kind"] == "figure" and f.get("headline", True):
                 if not f["defined"]:
                     counts["undefined"] += 1
                 elif f["mark"]:
                     counts[f["mark"]] += 1
-        glance.append({"id": e.id, "name": e.name, "kind": e.kind, **counts})
+        glance.append({"id": e.id, "name": e.name, "kind": e.kind, **counts, **_verdict(e.kind, counts)})
+    method = _method_view(entries, data)
     template = _environment().get_template("report.html.j2")
     html = template.render(
         title=data["title"], created=data["created"], version=data["fairaudit_version"],
         summary=data["summary"], entries=glance,
-        findings=_findings_view(entries, data), data=_data_view(entries, data),
+        findings=_findings_view(entries, data), data=data_view,
         verification=views["verification"], classification=views["classification"],
-        diagnostics=views["diagnostics"], method=_method_view(entries, data),
-        css=Markup(css), js=Markup(js), csp=csp, n_figures=n_figures,
-        render_seconds=f"{time.perf_counter() - start:.1f}",
+        diagnostics=views["diagnostics"], method=method,
+        css=Markup(css), js=Markup(js), csp=csp, n_images=n_images,
+        n_marked=sum(data["summary"].values()), run_seconds=method["total_seconds"],
     )
     return html
+
+
+def first_screen_outline(html: str) -> list[str]:
+    """The structure of a report's first screen (its header), numbers and times left out: the title,
+    each verdict's result, the mark badges, the contents and the at-a-glance rows. The README's
+    screenshot (``docs/img/report-top.png``) is stored with the outline it shows, and a test compares
+    that outline with the demo's, so the picture cannot silently go stale."""
+    import re
+    from html import unescape
+
+    top = html.split('<header class="top">', 1)[-1].split("</header>", 1)[0]
+    top = re.sub(r'<span class="volatile">.*?</span>', "", top, flags=re.S)
+
+    def text(fragment: str) -> str:
+        plain = unescape(re.sub(r"<[^>]+>", "", fragment))
+        return re.sub(r"\s+", " ", re.sub(r"\d+(\.\d+)?", "#", plain)).strip()
+
+    out = [f"title: {text(m)}" for m in re.findall(r"<h1>(.*?)</h1>", top, re.S)]
+    out += [f"meta: {text(m)}" for m in re.findall(r'<p class="meta">(.*?)</p>', top, re.S)]
+    out += [f"verdict: {text(m)}" for m in re.findall(r'<li class="verdict[^"]*"><a [^>]*>(.*?)</a>', top, re.S)]
+    summary = "".join(re.findall(r'<p class="summary".*?</p>', top, re.S))
+    summary = re.sub(r'<span aria-hidden="true">[^<]*</span>', "", summary)
+    out += [f"badge: {text(m)}" for m in
+            re.findall(r'<span class="(?:mark mark-\w+|undefined-count|summary-label)">(.*?)</span>', summary, re.S)]
+    out += [f"contents: {text(m)}" for m in re.findall(r'<nav class="toc".*?</nav>', top, re.S)]
+    out += [f"glance: {text(a)} | {text(k)}" for a, k in
+            re.findall(r'<tr><td><a [^>]*>(.*?)</a></td><td>(.*?)</td>', top, re.S)]
+    return out

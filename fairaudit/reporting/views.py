@@ -11,7 +11,9 @@ import pandas as pd
 
 from fairaudit.common.serialize import frame_from_dict, to_jsonable
 from fairaudit.data import POOLED, labels_of
+from fairaudit.reporting.codebook import codebook_of, codebook_rows, planted_checks
 from fairaudit.reporting.entries import KINDS, _Entry
+from fairaudit.verification import shown
 from fairaudit.reporting.figures import (
     _confusion_grid,
     _figure,
@@ -65,14 +67,21 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
                        ("EER", f"equal error rate, {pct} CI below"), "EER threshold", "AUC"]
     cols += [(f"FNMR @ FMR {_g(float(p.rsplit('_', 1)[1]))}", "FNMR where the group's own FMR reaches the target")
              for p in points]
+    frame = pd.concat([bg, pd.DataFrame([r.overall])], ignore_index=True)
+    # FAR / FRR (ISO/IEC 19795-1, system level with failures to acquire) only where FTA is known
+    system = [c for c in ("far", "frr") if c in frame.columns
+              and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+    cols += [({"far": "FAR", "frr": "FRR"}[c], {"far": "false accept rate: FMR × (1 − FTA)",
+                                                "frr": "false reject rate: FTA + FNMR × (1 − FTA)"}[c])
+             for c in system]
     rows = []
-    frames = [bg, pd.DataFrame([r.overall])]
-    for _, row in pd.concat(frames, ignore_index=True).iterrows():
+    for _, row in frame.iterrows():
         pooled = str(row["label"]) == POOLED
-        cells = [_cell(text=str(row["label"]) + (" (pooled)" if pooled else ""), numeric=False),
+        cells = [_cell(text=shown(row["label"]) + (" (pooled)" if pooled else ""), numeric=False),
                  _rate_cell(row, "fmr"), _rate_cell(row, "fnmr"), _rate_cell(row, "eer"),
                  _cell(row["eer_threshold"]), _cell(row["auc"])]
         cells += [_cell(row[p]) for p in points]
+        cells += [_cell(row[c]) for c in system]
         rows.append(cells)
     by_group_table = _table(cols, rows, caption=f"Per-group error rates at threshold {r.threshold:.4g} "
                             f"({pct} confidence intervals over {int(r.params.get('n_boot', 0)):,} identity "
@@ -100,11 +109,11 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
     n_imp = r.cross_impostor
     cross_rows = []
     for i, label in enumerate(cross.index):
-        cells = [_cell(text=str(label), numeric=False)]
+        cells = [_cell(text=shown(label), numeric=False)]
         for j in range(cross.shape[1]):
             cells.append(_cell(cross.iat[i, j], sub=f"n = {fmt_count(n_imp.iat[i, j])}"))
         cross_rows.append(cells)
-    cross_table = _table(["group", *[str(c) for c in cross.columns]], cross_rows,
+    cross_table = _table(["group", *[shown(c) for c in cross.columns]], cross_rows,
                          caption="Impostor FMR between the groups of every pair (n: impostor pairs).")
     name = entry.name
     figs = [
@@ -112,8 +121,9 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
                 caption="FNMR per group at the threshold, with confidence intervals; dashed: pooled."),
         _figure(lambda: plot.by_group(r, metric="fmr"), alt=f"Bar chart of FMR per group with {pct} CIs",
                 caption="FMR per group at the threshold, with confidence intervals; dashed: pooled."),
-        _figure(lambda: plot.fairness(r), alt="Bar chart of the fairness figures",
-                caption="Fairness figures with confidence intervals; the black tick marks a perfectly fair value."),
+        _figure(lambda: plot.fairness_panels(r), alt="One panel per fairness figure with its confidence interval",
+                caption="Fairness figures, one panel each, with confidence intervals; the black line marks a "
+                        "perfectly fair value. Ratios are on a log axis, FDR and GARBE on [0, 1].", wide=True),
         _figure(lambda: plot.fmr_fnmr(r, log=True), alt="FMR and FNMR against the threshold, per group",
                 caption="FMR (solid) and FNMR (dashed) against the threshold, log scale; dotted: the threshold."),
         _figure(lambda: plot.det(r), alt="DET curves per group",
@@ -268,7 +278,7 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
             rows = []
             bg = r.by_group.reset_index(drop=True)
             for _, row in pd.concat([bg, pd.DataFrame([r.overall])], ignore_index=True).iterrows():
-                rows.append([_cell(text=str(row["label"]), numeric=False), _cell(text=fmt_count(row["n_identities"]),
+                rows.append([_cell(text=shown(row["label"]), numeric=False), _cell(text=fmt_count(row["n_identities"]),
                              value=row["n_identities"], numeric=True),
                              _cell(text=fmt_count(row["n_samples"]), value=row["n_samples"], numeric=True),
                              _cell(text=fmt_count(row["n_genuine"]), value=row["n_genuine"], numeric=True),
@@ -285,13 +295,13 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
             for model in r.models:
                 if model not in per.index:
                     continue
-                rows.append([_cell(text=f"train: {model}", numeric=False)]
+                rows.append([_cell(text=f"train: {shown(model)}", numeric=False)]
                             + [_cell(text=fmt_count(per.loc[model, g]), value=per.loc[model, g], numeric=True)
                                for g in groups])
             rows.append([_cell(text="test (every model)", numeric=False)]
                         + [_cell(text=fmt_count(test.get(g)), value=test.get(g), numeric=True) for g in groups])
             groups_tables.append({"id": entry.id, "name": entry.name, "table": _table(
-                ["set", *groups], rows, caption="Training rows per model and test rows, per group "
+                ["set", *map(shown, groups)], rows, caption="Training rows per model and test rows, per group "
                 "(mean per seed). Test sets are identity-disjoint from every training set.")})
         else:
             counts = r.coords[list(r.by)].astype(str).value_counts().sort_index()
@@ -320,7 +330,42 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
     names = {e.id: e.name for e in entries}
     warnings_ = [{"result": names.get(w["result"], w["result"]), "text": w["text"]}
                  for w in data["data"]["warnings"]]
-    return {"groups": groups_tables, "fta": fta, "warnings": warnings_, "population": data["data"].get("population")}
+    population = data["data"].get("population") or {}
+    codebook = codebook_of(data, [e.result for e in entries])
+    codebook_table = _table(["attribute", "code", "readable name"], [
+        [_cell(text=a, numeric=False), _cell(text=c, numeric=False, cls="code"), _cell(text=n, numeric=False)]
+        for a, c, n in codebook_rows(codebook)], caption="Codebook of the group values: tables and figures "
+        "write a group as “readable name (code)”, attributes in the order of the audit's by.",
+        sortable=False) if codebook else None
+    return {"groups": groups_tables, "fta": fta, "warnings": warnings_, "population": data["data"].get("population"),
+            "codebook": codebook_table, "planted": _planted_view(population.get("planted"), entries)}
+
+
+def _planted_view(planted: Any, entries: list[_Entry]) -> dict[str, Any] | None:
+    """Planted against observed orderings, for a synthetic population that knows what it planted."""
+    if not planted:
+        return None
+    checks = planted_checks(planted, entries)
+    rows = [[_cell(text=c["result"], numeric=False), _cell(text=c["metric"], numeric=False),
+             _cell(text=" > ".join(c["planted"]), numeric=False, cls="code"),
+             _cell(text=" > ".join(c["observed"]), numeric=False, cls="code"), _cell(c["tau"]),
+             _cell(text="yes" if c["recovered"] else "no", numeric=False,
+                   cls="recovered" if c["recovered"] else "not-recovered")] for c in checks]
+    n_ok = sum(c["recovered"] for c in checks)
+    if not checks:
+        verdict = ("No audit in this report is over the planted attributes "
+                   f"({' × '.join(planted.get('attributes') or [])}) with a planted ordering to compare.")
+    elif n_ok == len(checks):
+        verdict = f"The audit recovered every planted ordering ({n_ok} of {len(checks)})."
+    else:
+        verdict = (f"The audit recovered {n_ok} of {len(checks)} planted orderings exactly; Kendall's τ says how "
+                   "close the others are (1: the same order, −1: reversed).")
+    return {"preset": planted.get("preset"), "verdict": verdict,
+            "table": _table(["result", "rate", "planted order (highest first)", "observed order (highest first)",
+                             "Kendall's τ", "recovered"], rows, sortable=False,
+                            caption="The synthetic population's planted error-rate orderings against the "
+                                    "orderings the audit measured at its threshold (groups by their codes, "
+                                    "see the codebook).") if rows else None}
 
 
 def _findings_view(entries: list[_Entry], data: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -378,13 +423,18 @@ def _method_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, An
         version_rows.append([_cell(text=pkg, numeric=False), _cell(text=str(text), numeric=False)])
     timing_rows = [[_cell(text=p["name"], numeric=False), _cell(p["elapsed"]),
                     _cell(text=str(p["created"] or ""), numeric=False)] for p in params]
+    times = [_float(p["elapsed"]) for p in params]
+    total = sum(t for t in times if t is not None) if any(t is not None for t in times) else None
+    if len(params) > 1 and total is not None:
+        timing_rows.append([_cell(text="total", numeric=False, cls="total"), _cell(total),
+                            _cell(text="", numeric=False)])
     tol_rows = []
     for name, t in data["tolerances"].items():
         tol_rows.append([_cell(text=FIGURE_NAMES.get(name, name), numeric=False, title=name),
                          _cell(text=name, numeric=False, cls="code"),
                          _cell(text=f"{DEFAULT_TOLERANCES[name]['better']} is fairer", numeric=False),
                          _cell(text=_tolerance_text(t), numeric=False)])
-    return {"params": params,
+    return {"params": params, "total_seconds": None if total is None else f"{total:.1f}",
             "versions": _table(["package", "version"], version_rows, sortable=False),
             "timings": _table(["result", "time (s)", "created"], timing_rows, sortable=False),
             "tolerances": _table(["figure", "key", "direction", "bands"], tol_rows, sortable=False),

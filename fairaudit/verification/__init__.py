@@ -8,6 +8,9 @@
   bootstrap (``bootstrap``);
 * fairness figures (``fairness_kernels``, public with their explanations and table as
   ``fairness``, i.e. ``fairaudit.fairness``);
+* group comparisons with paired bootstrap intervals (``comparisons``) and identity permutation
+  tests with Holm's adjustment (``permutation``); intervals and flags for small samples
+  (``small_samples``); system-level FAR/FRR with failures to acquire (``system_rates``);
 * the audit (``audit``), its threshold policy (``policy``), listed pairs (``pairs``), its result
   (``result``) and the result's text summary (``summary``);
 * the figures that draw a result: shared style (``plot_style``), curves (``plot_curves``), score
@@ -25,4 +28,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ThresholdPolicy": "policy",
     "parse_threshold": "policy",
     "group_colors": "plot_style",
+    "COMPARISON_COLUMNS": "comparisons",
+    "PermutationData": "permutation",
+    "permutation_pvalue": "permutation",
+    "FLAG_COLUMNS": "small_samples",
+    "SYSTEM_COLUMNS": "system_rates",
+    "display_labels": "plot_style",
+    "shown": "plot_style",
 })

@@ -17,7 +17,8 @@ from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, make_groups, normalize_by
 from fairaudit.verification import rates
-from fairaudit.verification.bootstrap import group_replicates, percentile_interval, replicate_eer
+from fairaudit.verification.bootstrap import draw_weights, group_replicates, percentile_interval, replicate_eer
+from fairaudit.verification.comparisons import comparisons_table, empty_comparisons
 from fairaudit.verification.curves import (  # noqa: F401 - importable from the audit, where they were
     EER_GRID_POINTS,
     HISTOGRAM_BINS,
@@ -26,7 +27,11 @@ from fairaudit.verification.curves import (  # noqa: F401 - importable from the 
 )
 from fairaudit.verification.engine import embedding_pair_stats, score_pair_stats
 from fairaudit.verification.grid import _MARGIN, DEFAULT_BIN_WIDTH, DEFAULT_TILE, BinGrid, PairStats
-from fairaudit.verification.identity_pairs import embedding_identity_pair_counts, score_identity_pair_counts
+from fairaudit.verification.identity_pairs import (
+    all_identity_pair_accepts,
+    embedding_identity_pair_counts,
+    score_identity_pair_counts,
+)
 from fairaudit.verification.pairs import (  # noqa: F401 - importable from the audit, where they were
     PAIRS_COLUMNS,
     PAIRS_GENUINE,
@@ -36,6 +41,8 @@ from fairaudit.verification.pairs import (  # noqa: F401 - importable from the a
 )
 from fairaudit.verification.policy import ThresholdPolicy, parse_threshold
 from fairaudit.verification.result import CI_COLUMNS, RATE_COLUMNS, VerificationResult
+from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, add_flags, apply_intervals
+from fairaudit.verification.system_rates import add_system_rates
 
 
 # --------------------------------------------------------------------------
@@ -53,6 +60,21 @@ def _check_options(alpha: Any, n_boot: Any, ci: Any, bin_width: Any, tile: Any =
         raise errors.FairauditInputError(errors.BAD_CI.format(value=ci))
     if isinstance(bin_width, bool) or not isinstance(bin_width, numbers.Real) or not 1e-6 <= float(bin_width) <= 0.01:
         raise errors.FairauditInputError(errors.BAD_BIN_WIDTH.format(value=bin_width))
+
+
+BAD_N_PERM = ("n_perm={value!r} must be an integer >= 0 (permutations per comparison; 0 = no p-value). "
+              "Fix: keep the default 1000.")
+
+
+BAD_MIN_IDENTITIES = ("min_identities={value!r} must be an integer >= 1 (identities per group below which "
+                      "a group is flagged as small). Fix: keep the default 30.")
+
+
+def _check_n_perm(n_perm: Any, min_identities: Any = DEFAULT_MIN_IDENTITIES) -> None:
+    if isinstance(n_perm, bool) or not isinstance(n_perm, numbers.Integral) or n_perm < 0:
+        raise errors.FairauditInputError(BAD_N_PERM.format(value=n_perm))
+    if isinstance(min_identities, bool) or not isinstance(min_identities, numbers.Integral) or min_identities < 1:
+        raise errors.FairauditInputError(BAD_MIN_IDENTITIES.format(value=min_identities))
 
 
 def _progress_bar(total: int, enabled: bool | None, desc: str):
@@ -129,7 +151,7 @@ def _data_types() -> tuple[type, ...]:
 def verification_audit(
     data: Any,
     *,
-    by: str | Sequence[str],
+    by: str | Sequence[str] | None,
     threshold: Any = "eer",
     alpha: float = 0.5,
     n_boot: int = 1000,
@@ -142,6 +164,8 @@ def verification_audit(
     scheduler: Any = None,
     workers: int | None = None,
     scratch_dir: str | None = None,
+    n_perm: int = 1000,
+    min_identities: int = DEFAULT_MIN_IDENTITIES,
 ) -> VerificationResult:
     """Audit verification errors per demographic group at one global threshold.
 
@@ -151,10 +175,12 @@ def verification_audit(
         Embeddings (every unordered pair of samples is compared once: genuine
         when both show one identity, impostor otherwise) or a table of scores
         from a black-box system (the listed comparisons are used as they are).
-    by : str or sequence of str
+    by : str, sequence of str or None
         The attribute(s) that define the groups; several give intersections
         (``by=["gender", "ethnicity"]``). A pair counts toward group g when both
-        of its samples are in g; pairs across groups feed ``cross_fmr``.
+        of its samples are in g; pairs across groups feed ``cross_fmr``. None: a
+        pooled-only audit (``overall``, the pooled curves; ``by_group``,
+        ``cross_fmr``, ``fairness`` and ``comparisons`` keep their columns, no row).
     threshold : float, "eer", {"fmr": target} or "fmr=1e-3"
         The threshold policy: a fixed score; the pooled EER threshold; or the
         lowest threshold at which the pooled FMR is at most the target (as
@@ -166,7 +192,8 @@ def verification_audit(
     ci : float
         Confidence level of the percentile intervals.
     random_state : int, Generator or None
-        Seeds the bootstrap; the same value gives the same numbers.
+        Seeds the bootstrap and then the permutations (drawn after it, so the bootstrap does not
+        depend on ``n_perm``); the same value gives the same numbers.
     bin_width : float
         Width of the impostor score bins. Counts at the threshold are exact;
         curves, EER and AUC are accurate to one bin.
@@ -197,16 +224,30 @@ def verification_audit(
         cluster, whose workers read their blocks from it (so it must be on a
         filesystem every worker mounts), or for an out-of-core EmbeddingSet.
         Default: the system's temporary directory. Removed afterwards.
+    n_perm : int
+        Identity-level permutations per row of ``comparisons`` for the FMR and FNMR p-values
+        (0 = no p-value). The comparisons need the bootstrap (``n_boot > 0``); on the
+        EmbeddingSet route they add one pass over all pairs.
+    min_identities : int
+        Groups with fewer identities are flagged (``below_min_identities``, notes) and get
+        Clopper-Pearson FMR/FNMR intervals on an effective sample size instead of percentile
+        ones (see ``docs/concepts/statistics.md``).
 
     Returns
     -------
     VerificationResult
     """
+    if by is None:  # a pooled-only audit: the pooled figures, no group
+        options = {name: value for name, value in locals().items() if name not in ("data", "by")}
+        from fairaudit.verification.pooled import pooled_only_audit
+
+        return pooled_only_audit(data, audit=verification_audit, **options)
     from fairaudit.common.executors import executor_for, scratch_directory
 
     # bad options fail here, before a Dask cluster starts or any pair is scored
     parse_threshold(threshold)
     _check_options(alpha, n_boot, ci, bin_width, tile)
+    _check_n_perm(n_perm, min_identities)
     resolve_rng(random_state)
     if isinstance(data, EmbeddingSet):
         normalize_by(by, data.attribute_names)
@@ -222,19 +263,22 @@ def verification_audit(
         return _verification_audit(
             data, by=by, threshold=threshold, alpha=alpha, n_boot=n_boot, ci=ci, random_state=random_state,
             bin_width=bin_width, tile=tile, progress=progress, pairs=pairs, executor=executor,
-            scratch=scratch,
+            scratch=scratch, n_perm=n_perm, min_identities=min_identities,
         )
 
 
 def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_boot: int, ci: float,
                         random_state: Any, bin_width: float, tile: int, progress: bool | None,
-                        pairs: pd.DataFrame | None, executor: Any, scratch: str | None) -> VerificationResult:
+                        pairs: pd.DataFrame | None, executor: Any, scratch: str | None,
+                        n_perm: int = 1000,
+                        min_identities: int = DEFAULT_MIN_IDENTITIES) -> VerificationResult:
     start = time.perf_counter()
     policy = parse_threshold(threshold)
     _check_options(alpha, n_boot, ci, bin_width, tile)
     rng = resolve_rng(random_state)
     origin = policy.value if policy.kind == "fixed" else 0.0
     unpaired: list[str] = []
+    source = data  # what the user passed: its codebook is recorded in params
     if pairs is not None:
         embeddings = data
         data = listed_pairs(data, pairs)
@@ -266,7 +310,7 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
     if policy.kind == "fixed":
         k_op = grid.k0
     elif policy.kind == "eer":
-        _, k_op = rates.eer(pooled.fmr, pooled.fnmr)
+        _, k_op = rates.eer(pooled.fmr, pooled.fnmr, n_impostor=pooled.n_imp, n_genuine=pooled.n_gen)
     else:
         k_op = rates.threshold_index_for_fmr(pooled.fmr * pooled.n_imp, pooled.n_imp, policy.value)
         if pooled.n_imp * policy.value < 1:
@@ -291,6 +335,8 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         "n_samples": np.nan if stats.n_samples_group is None else int(stats.n_samples_group.sum()),
         **overall_fig,
     })[list(RATE_COLUMNS)]
+    flag_notes = add_flags(by_group, int(min_identities))
+    add_system_rates(by_group, overall, embeddings if pairs is not None else data, by_t)
 
     for target in rates.FMR_POINTS:
         col = rates.fmr_point_label(target)
@@ -349,25 +395,44 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
             ipc = embedding_identity_pair_counts(stats, thresholds_k)
         else:
             ipc = score_identity_pair_counts(stats, thresholds_k)
-        reps = group_replicates(stats, ipc, int(n_boot), rng)
+        weights = draw_weights(stats, int(n_boot), rng)
+        reps = group_replicates(stats, ipc, int(n_boot), rng, weights=weights)
         fmr_reps = np.full((n_boot, G), np.nan)
         fnmr_reps = np.full((n_boot, G), np.nan)
+        eer_reps = np.full((n_boot, G), np.nan)
         for g, (fmr_r, fnmr_r) in enumerate(reps):
             pos = int(np.searchsorted(thresholds_k[g], k_op))
             fmr_reps[:, g] = fmr_r[:, pos]
             fnmr_reps[:, g] = fnmr_r[:, pos]
-            eer_r = replicate_eer(fmr_r, fnmr_r)
+            eer_r = eer_reps[:, g] = replicate_eer(fmr_r, fnmr_r)
             row = by_group.index[g]
             by_group.loc[row, ["fmr_ci_low", "fmr_ci_high"]] = percentile_interval(fmr_reps[:, g], ci)
             by_group.loc[row, ["fnmr_ci_low", "fnmr_ci_high"]] = percentile_interval(fnmr_reps[:, g], ci)
             by_group.loc[row, ["eer_ci_low", "eer_ci_high"]] = percentile_interval(eer_r, ci)
+            m_g = int(ident_per_group[g])
+            apply_intervals(by_group, g, fmr_reps=fmr_reps[:, g], fnmr_reps=fnmr_reps[:, g], ci=float(ci),
+                            fmr_units=(m_g * (m_g - 1) / 2 if ipc[g].totals is None else len(ipc[g].totals[0])),
+                            min_identities=int(min_identities))
         replicates = (fmr_reps, fnmr_reps)
+        comparisons = empty_comparisons() if G < 2 else comparisons_table(  # one group: nothing to compare
+            stats, values={m: by_group[m].to_numpy(dtype=float) for m in ("fmr", "fnmr", "eer")},
+            replicates={"fmr": fmr_reps, "fnmr": fnmr_reps, "eer": eer_reps}, weights=weights,
+            accepts=all_identity_pair_accepts(stats, k_op), threshold=thr, ci=float(ci),
+            n_perm=int(n_perm), rng=rng)
+        if G >= 2:
+            notes.append("EER comparisons have bootstrap intervals but no p-value: the permutation test "
+                         "covers FMR and FNMR at the threshold." if n_perm else
+                         "n_perm=0: the comparisons have no permutation p-value.")
+    else:
+        comparisons = empty_comparisons()
+        notes.append("n_boot=0: no group comparisons (their intervals need bootstrap replicates).")
 
     from fairaudit.verification.fairness import fairness_table
 
     fairness = fairness_table(fmr_vec, fnmr_vec, labels=labels, alpha=float(alpha),
                               replicates=replicates, ci=float(ci))
 
+    notes += flag_notes
     params = {
         "by": list(by_t), "threshold": threshold if isinstance(threshold, (int, float, str)) else str(threshold),
         "alpha": float(alpha), "n_boot": int(n_boot), "ci": float(ci),
@@ -376,7 +441,12 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         "pair_rule": ("every unordered pair of distinct samples, once" if stats.route == "embeddings"
                       else "the comparisons listed in the score file, as given"),
         "bootstrap": "identities resampled with replacement within each group, percentile intervals",
+        "n_perm": int(n_perm), "min_identities": int(min_identities),
+        "permutation": "group membership permuted among the compared identities, threshold fixed",
         "engine": ("dask" if executor is not None and stats.route == "embeddings" else "single-process"),
+        # the codebook of the grouping attributes, for readable labels in tables and the report
+        "value_labels": {name: codes for name, codes in
+                         (getattr(source, "value_labels", None) or {}).items() if name in by_t},
     }
     return VerificationResult(
         threshold=thr,
@@ -389,6 +459,7 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         curves=curves_df,
         histograms=hist_df,
         fairness=fairness,
+        comparisons=comparisons,
         params=params,
         provenance=provenance(elapsed_s=time.perf_counter() - start),
         notes=notes,

@@ -42,26 +42,53 @@ def _pair_sum(weights: np.ndarray, a: np.ndarray, b: np.ndarray, values: np.ndar
     return out
 
 
+def draw_weights(stats: PairStats, n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """How often every identity is drawn in every replicate, per group (group order, local codes):
+    ``(n_boot, m_g)`` arrays. Replicate ``b`` of every group together is one replicate of the whole
+    population (a stratified bootstrap), so comparisons between groups are paired."""
+    codes = stats.groups.codes
+    out = []
+    for g in range(stats.n_groups):
+        m = int(np.count_nonzero(codes == g))
+        out.append(rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot).astype(np.float64))
+    return out
+
+
+def full_weights(stats: PairStats, weights: list[np.ndarray]) -> np.ndarray:
+    """The per-group weights of :func:`draw_weights` as one ``(n_boot, n_identities)`` matrix."""
+    codes = stats.groups.codes
+    out = np.zeros((weights[0].shape[0] if weights else 0, len(codes)))
+    for g, w in enumerate(weights):
+        out[:, np.flatnonzero(codes == g)] = w
+    return out
+
+
 def group_replicates(
     stats: PairStats,
     counts: list[IdentityPairCounts],
     n_boot: int,
     rng: np.random.Generator,
+    weights: list[np.ndarray] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """FMR and FNMR of every replicate at every group's thresholds.
 
     Returns, per group, ``(fmr, fnmr)`` arrays of shape ``(n_boot, K_g)``
-    (NaN where a replicate has no comparisons of that kind).
+    (NaN where a replicate has no comparisons of that kind). ``weights`` (from
+    :func:`draw_weights` on the same ``rng``) gives the same numbers as drawing here.
     """
     edges = stats.grid.edges()
     codes = stats.groups.codes
+    if weights is None:
+        weights_all = draw_weights(stats, n_boot, rng)
+    else:
+        weights_all = weights
     out = []
     for g, ipc in enumerate(counts):
         members = np.flatnonzero(codes == g)
         m = len(members)
         local = np.full(len(codes), -1, dtype=np.int64)
         local[members] = np.arange(m)
-        weights = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot).astype(np.float64)
+        weights = weights_all[g]
 
         thresholds = edges[ipc.thresholds_k]
         sel = codes[stats.gen_identity] == g
@@ -90,10 +117,11 @@ def group_replicates(
 
 
 def replicate_eer(fmr: np.ndarray, fnmr: np.ndarray) -> np.ndarray:
-    """EER of every replicate on its threshold grid (bob.measure's definition)."""
+    """EER of every replicate on its threshold grid (bob.measure's definition: on a tie in
+    |FMR - FNMR|, the highest threshold, as :func:`fairaudit.verification.rates.eer_index`)."""
     diff = np.abs(fmr - fnmr)
     diff = np.where(np.isnan(diff), np.inf, diff)
-    k = np.argmin(diff, axis=1)
+    k = diff.shape[1] - 1 - np.argmin(diff[:, ::-1], axis=1)
     rows = np.arange(len(k))
     value = (fmr[rows, k] + fnmr[rows, k]) / 2.0
     return np.where(np.isinf(diff[rows, k]), np.nan, value)

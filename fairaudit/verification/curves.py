@@ -42,7 +42,7 @@ class _Curves:
             "eer": np.nan, "eer_threshold": np.nan, "auc": np.nan,
         }
         if self.n_imp and self.n_gen:
-            eer, k = rates.eer(self.fmr, self.fnmr)
+            eer, k = rates.eer(self.fmr, self.fnmr, n_impostor=self.n_imp, n_genuine=self.n_gen)
             gen_hist = np.bincount(grid.bin_of(self.gen_sorted), minlength=grid.n_bins)
             out.update(eer=eer, eer_threshold=float(self.edges[k]),
                        auc=rates.auc_binned(self.imp_hist, gen_hist))
@@ -56,7 +56,7 @@ class _Curves:
 
     def eer_grid(self) -> np.ndarray:
         """Edges around this population's EER on which bootstrap replicates search theirs."""
-        eer, _ = rates.eer(self.fmr, self.fnmr)
+        eer, _ = rates.eer(self.fmr, self.fnmr, n_impostor=self.n_imp, n_genuine=self.n_gen)
         level = min(1.0, 3.0 * eer + 0.01)
         k_lo = rates.threshold_index_for_fmr(self.fmr * self.n_imp, self.n_imp, level)
         k_hi = int(np.searchsorted(self.fnmr, level, side="left"))

@@ -122,3 +122,58 @@ def score_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.ndarr
         out.append(IdentityPairCounts(thresholds_k=ks, id_a=ia, id_b=ib, counts=c,
                                       totals=(tp // m, tp % m, tn)))
     return out
+
+
+@dataclass(eq=False)
+class AllPairAccepts:
+    """Impostor accepts at one threshold of every identity pair, within and across groups: what an
+    exact permutation of group membership needs (a pair's comparisons count for whichever group
+    both its identities land in).
+
+    ``id_a < id_b`` are global identity codes, ``accepts`` their accepts (pairs without one are
+    omitted). ``totals`` (ScoreSet route only) lists the impostor comparisons of every identity pair
+    that has any; on the EmbeddingSet route pair ``(i, j)`` has ``n_i * n_j`` comparisons.
+    """
+
+    id_a: np.ndarray
+    id_b: np.ndarray
+    accepts: np.ndarray
+    totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def _split_pairs(pair: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = pair // m, pair % m
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def all_identity_pair_accepts(stats: PairStats, k_op: int) -> AllPairAccepts:
+    """A third pass (only when permutation tests are asked for): accepts at grid edge ``k_op`` of
+    every identity pair, over every tile (embeddings) or every listed impostor score. Memory is
+    O(identity pairs with an accept)."""
+    m = len(stats.identity_names)
+    if stats.route == "scores":
+        score, genuine, ident_a, ident_b = stats._source  # type: ignore[misc]
+        imp = ~genuine
+        a, b = np.minimum(ident_a[imp], ident_b[imp]), np.maximum(ident_a[imp], ident_b[imp])
+        pair = a.astype(np.int64) * m + b
+        acc = stats.grid.bin_of(score[imp]) >= k_op
+        up, un = np.unique(pair[acc], return_counts=True)
+        tp, tn = np.unique(pair, return_counts=True)
+        return AllPairAccepts(up // m, up % m, un.astype(np.int64), (tp // m, tp % m, tn.astype(np.int64)))
+    layout, rows, spec, executor = stats._source  # type: ignore[misc]
+    lut = np.zeros(stats.grid.n_bins + 2, dtype=np.int16)
+    lut[k_op:] = 1
+    batches = _batches(layout, executor.pairs_per_task, within_only=False, local=np.arange(m))
+    jobs = [(b, 0, lut, 1, m) for b in batches]
+    codes, counts = [], []
+    for _, code, count in executor.run(_pass2_task, rows, jobs, spec):
+        if code.size:
+            codes.append(code)
+            counts.append(count)
+    if not codes:
+        empty = np.zeros(0, dtype=np.int64)
+        return AllPairAccepts(empty, empty, empty)
+    lo, hi = _split_pairs(np.concatenate(codes), m)
+    uniq, inv = np.unique(lo * m + hi, return_inverse=True)
+    acc = np.bincount(inv.ravel(), weights=np.concatenate(counts), minlength=len(uniq)).astype(np.int64)
+    return AllPairAccepts(uniq // m, uniq % m, acc)

@@ -18,6 +18,7 @@ from fairaudit.verification.plot_style import (
     TMR_LABEL,
     _axes,
     _colors,
+    _log_ticks,
     _line_handle,
     _note,
     _score_range,
@@ -114,6 +115,7 @@ def fmr_fnmr(result: Any, *, ax: "Axes | None" = None, groups: Any = None, log: 
         ax.set_xlim(*span)
     if log:
         ax.set_yscale("log")
+        _log_ticks(ax.yaxis)
     else:
         ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(THRESHOLD_LABEL)
@@ -211,6 +213,8 @@ def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str
     if scale == "log":
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_ticks(ax.xaxis)
+        _log_ticks(ax.yaxis)
         ax.set_xlabel(FMR_LABEL)
         ax.set_ylabel(FNMR_LABEL)
     else:
@@ -279,6 +283,7 @@ def roc(result: Any, *, ax: "Axes | None" = None, groups: Any = None, log_x: boo
         handles.append(_line_handle(POOLED_LABEL if is_pooled else label, **style))
     if log_x:
         ax.set_xscale("log")
+        _log_ticks(ax.xaxis)
     else:
         ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(top=1.02)

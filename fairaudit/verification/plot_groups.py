@@ -15,6 +15,7 @@ from fairaudit.common import errors
 from fairaudit.common.figures import literal
 from fairaudit.data import POOLED
 from fairaudit.verification.plot_style import (
+    shown,
     FMR_LABEL,
     FNMR_LABEL,
     POOLED_COLOR,
@@ -104,13 +105,15 @@ def cross_fmr(result: Any, *, ax: "Axes | None" = None, annotate: bool = True,
     masked = np.ma.masked_where(~positive, values)
     image = ax.imshow(masked, cmap=colormap, norm=norm, aspect="equal", interpolation="nearest")
     image.set_gid("cross_fmr")
-    ax.set_xticks(np.arange(len(cols)), labels=[literal(c) for c in cols])
-    ax.set_yticks(np.arange(len(rows)), labels=[literal(r) for r in rows])
-    if max((len(c) for c in cols), default=0) > 3 or len(cols) > 8:
+    ax.set_xticks(np.arange(len(cols)), labels=[literal(shown(c)) for c in cols])
+    ax.set_yticks(np.arange(len(rows)), labels=[literal(shown(r)) for r in rows])
+    longest = max((len(shown(c)) for c in cols), default=0)
+    if longest > 3 or len(cols) > 8:
+        upright = longest > 12  # long readable names stand upright so that neighbours never overlap
         for tick in ax.get_xticklabels():
-            tick.set_rotation(40)
-            tick.set_ha("right")
-            tick.set_rotation_mode("anchor")
+            tick.set_rotation(90 if upright else 40)
+            tick.set_ha("center" if upright else "right")
+            tick.set_rotation_mode("default" if upright else "anchor")
     ax.tick_params(length=0)
     if annotate:
         size = max(6.0, 11.0 - 0.4 * g)
@@ -204,12 +207,15 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
         ci = result.params.get("ci") if isinstance(result.params, dict) else None
         text = f"{ci:.0%} confidence interval" if isinstance(ci, numbers.Real) else "confidence interval"
         handles.append(Line2D([], [], color="0.15", lw=1.2, marker="_", ms=10, label=text))
-    ax.set_xticks(np.arange(len(labels)), labels=[literal(x) for x in labels])
-    if max(len(x) for x in labels) > 6 or len(labels) > 8:
+    ax.set_xticks(np.arange(len(labels)), labels=[literal(shown(x)) for x in labels])
+    longest = max(len(shown(x)) for x in labels)
+    if longest > 6 or len(labels) > 8:
+        # long names (readable codebook labels) stand upright, so that neighbours never overlap
+        upright = longest > 12
         for tick in ax.get_xticklabels():
-            tick.set_rotation(35)
-            tick.set_ha("right")
-            tick.set_rotation_mode("anchor")
+            tick.set_rotation(90 if upright else 35)
+            tick.set_ha("center" if upright else "right")
+            tick.set_rotation_mode("default" if upright else "anchor")
     ax.set_xlim(-0.6, len(labels) - 0.4)
     if log:
         ax.set_yscale("log")
@@ -318,3 +324,87 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
         _note(ax, "Not defined -- " + "\n".join(undefined), width=90)
     return ax
 
+
+
+#: fairness figures that are ratios (>= 1, 1 is fair): drawn on a log axis by :func:`fairness_panels`
+RATIO_FIGURES = {"inequity", "fmr_max_min", "fnmr_max_min"}
+
+
+def fairness_panels(result: Any, *, fig: Any = None, ncols: int = 3) -> Any:
+    """One small panel per fairness figure: its value, confidence interval and perfectly fair value.
+
+    Figures on different scales never share an axis: FDR and GARBE (bounded in [0, 1]) are drawn on a
+    linear axis from 0 to 1, the ratios (inequity, FMR and FNMR max/min; 1 is fair) on a log axis.
+    Figures that are not defined get a panel that says why.
+
+    Parameters
+    ----------
+    result : VerificationResult
+    fig : matplotlib Figure, optional
+        Draw into it (it should be empty); default a new figure (not registered with pyplot).
+    ncols : int, default 3
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    table = result.fairness
+    names = [str(n) for n in table.index]
+    ncols = max(1, min(int(ncols), len(names) or 1))
+    nrows = max(1, math.ceil(len(names) / ncols))
+    if fig is None:
+        fig = Figure(figsize=(3.3 * ncols, 1.75 * nrows + 0.5), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        row = table.loc[name]
+        value = float(row["value"]) if pd.notna(row.get("value")) else math.nan
+        defined = bool(row.get("defined", True)) and math.isfinite(value)
+        ax.set_yticks([])
+        ax.set_title(literal(FAIRNESS_NAMES.get(name, name)), fontsize="medium")
+        fair = FAIR_VALUE.get(name)
+        if not defined:
+            reason = row.get("reason")
+            reason = str(reason) if isinstance(reason, str) and reason else "undefined"
+            ax.set_xticks([])
+            ax.text(0.5, 0.5, literal("not defined:\n" + textwrap.fill(reason, 34)), transform=ax.transAxes,
+                    ha="center", va="center", fontsize="small", color="0.3", gid="undefined")
+            continue
+        lo = float(row["ci_low"]) if pd.notna(row.get("ci_low")) else math.nan
+        hi = float(row["ci_high"]) if pd.notna(row.get("ci_high")) else math.nan
+        xerr = None
+        if math.isfinite(lo) and math.isfinite(hi):
+            xerr = [[max(value - lo, 0.0)], [max(hi - value, 0.0)]]
+        if fair is not None:
+            ax.axvline(fair, color="black", lw=2.0, gid="fair value")
+        ax.errorbar([value], [0], xerr=xerr, fmt="o", ms=7, color="#3B6A93", ecolor="0.15", capsize=5,
+                    elinewidth=1.3, gid=name, label=name)
+        ax.annotate(f"{value:.3g}", xy=(value, 0), xytext=(0, 9), textcoords="offset points", ha="center",
+                    fontsize="small", gid="value")
+        ax.set_ylim(-1, 1)
+        if name in RATIO_FIGURES:
+            top = max(value, hi if math.isfinite(hi) else value, 1.0)
+            ax.set_xscale("log")
+            ax.set_xlim(0.8, max(top * 1.6, 2.0))
+            ax.set_xlabel("ratio, log scale (1 = fair)", fontsize="small")
+        else:
+            ax.set_xlim(-0.02, 1.02)
+            ax.set_xlabel(f"value ({_g(fair)} = fair)" if fair is not None else "value", fontsize="small")
+        ax.tick_params(axis="x", labelsize="small")
+        ax.grid(True, axis="x", alpha=0.3)
+    for ax in axes[len(names):]:
+        fig.delaxes(ax)
+    title = f"Fairness figures at threshold {result.threshold:.4g}"
+    ci = result.params.get("ci") if isinstance(result.params, dict) else None
+    if isinstance(ci, numbers.Real):
+        title += f"; bars: {ci:.0%} confidence intervals; black line: perfectly fair"
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def _g(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, numbers.Real) else str(value)

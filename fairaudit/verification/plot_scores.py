@@ -13,6 +13,7 @@ from fairaudit.common import errors
 from fairaudit.common.figures import literal
 from fairaudit.data import POOLED
 from fairaudit.verification.plot_style import (
+    shown,
     GENUINE_LABEL,
     IMPOSTOR_COLOR,
     IMPOSTOR_LABEL,
@@ -93,7 +94,7 @@ def score_histograms(result: Any, *, group: Any, ax: "Axes | None" = None, densi
         ax.set_ylim(bottom=0)
     ax.set_xlabel(SCORE_LABEL)
     ax.set_ylabel("Density" if density else "Number of comparisons")
-    ax.set_title(f"Comparison scores: {POOLED_LABEL if label == POOLED else literal(label)}")
+    ax.set_title(f"Comparison scores: {POOLED_LABEL if label == POOLED else literal(shown(label))}")
     if legend:
         from matplotlib.patches import Patch
 
@@ -148,7 +149,7 @@ def histogram_grid(result: Any, *, groups: Any = None, ncols: int = 3, density: 
     for i, label in enumerate(labels):
         a = axes[i // ncols, i % ncols]
         score_histograms(result, group=label, ax=a, density=density, log=log, legend=False)
-        a.set_title(POOLED_LABEL if label == POOLED else literal(label))
+        a.set_title(POOLED_LABEL if label == POOLED else literal(shown(label)))
         if i + ncols < n:  # another subplot below: its x label suffices
             a.set_xlabel("")
         if i % ncols:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from fairaudit.common import errors
 from fairaudit.common.figures import literal
@@ -148,11 +150,34 @@ def _threshold_handle(result: Any) -> Any:
     return Line2D([], [], color=THRESHOLD_COLOR, lw=1.2, ls=":", label=f"threshold = {result.threshold:.4g}")
 
 
+#: group label -> the name figures draw for it (see :func:`display_labels`)
+_DISPLAY: ContextVar[Mapping[str, str]] = ContextVar("fairaudit_display_labels", default={})
+
+
+@contextmanager
+def display_labels(names: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, figures draw group ``label`` as ``names[label]`` (legends, tick labels, titles).
+
+    The report uses it to write a codebook's readable names, e.g. ``"woman (M) & Black (N)"`` for
+    ``"M & N"``; the result's tables keep the codes.
+    """
+    token = _DISPLAY.set(dict(names))
+    try:
+        yield
+    finally:
+        _DISPLAY.reset(token)
+
+
+def shown(label: Any) -> str:
+    """The name drawn for a group label (the label itself unless :func:`display_labels` maps it)."""
+    return _DISPLAY.get().get(str(label), str(label))
+
+
 def _line_handle(label: str, color: str, **kw: Any) -> Any:
     from matplotlib.lines import Line2D
 
     kw.setdefault("lw", 2)
-    return Line2D([], [], color=color, label=literal(label), **kw)
+    return Line2D([], [], color=color, label=literal(shown(label)), **kw)
 
 
 def _note(ax: "Axes", text: str, *, width: int = 80) -> Any:
@@ -161,6 +186,26 @@ def _note(ax: "Axes", text: str, *, width: int = 80) -> Any:
     return ax.annotate(wrapped, xy=(0.5, 0.0), xycoords=ax.xaxis.label, xytext=(0, -4),
                        textcoords="offset points", ha="center", va="top", fontsize="small",
                        color="0.25", gid="note")
+
+
+def _log_ticks(axis: Any, *, max_labels: int = 8) -> None:
+    """Decade tick labels on a log axis that never run into each other: every decade keeps its tick
+    and grid line, but when more than ``max_labels`` decades are in view only every k-th is labelled
+    (always including 10^0 and the even powers), in a slightly smaller font."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class _Sparse(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: Any = None) -> str:
+            lo, hi = sorted(self.axis.get_view_interval())
+            if lo > 0 and hi > lo and x > 0:
+                decades = math.log10(hi) - math.log10(lo)
+                step = max(1, math.ceil(decades / max_labels))
+                if round(math.log10(x)) % step:
+                    return ""
+            return super().__call__(x, pos)
+
+    axis.set_major_formatter(_Sparse())
+    axis.set_tick_params(which="major", labelsize="small")
 
 
 def _score_range(result: Any) -> tuple[float, float] | None:

@@ -51,6 +51,8 @@ from fairaudit.data import POOLED  # noqa: F401 - importable from here, as it wa
 
 # the figures, public through fairaudit.plot, imported in the order of the reference page
 from fairaudit.verification.plot_style import (  # noqa: F401
+    display_labels,
+    shown,
     UNKNOWN_GROUP,
     EMPTY_GROUPS,
     NOT_AXES,
@@ -79,6 +81,8 @@ from fairaudit.verification.plot_groups import (  # noqa: F401
     cross_fmr,
     by_group,
     fairness,
+    fairness_panels,
+    RATIO_FIGURES,
 )
 
 # --------------------------------------------------------------------------
@@ -91,7 +95,7 @@ _SAVED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("cross_fmr", lambda r: cross_fmr(r).figure),
     ("by_group_fnmr", lambda r: by_group(r, metric="fnmr").figure),
     ("by_group_fmr", lambda r: by_group(r, metric="fmr").figure),
-    ("fairness", lambda r: fairness(r).figure),
+    ("fairness", lambda r: fairness_panels(r)),
 )
 
 
@@ -131,5 +135,5 @@ __all__ = [
     "GENUINE_LABEL", "IMPOSTOR_LABEL", "POOLED_LABEL", "METRIC_LABELS", "FAIRNESS_NAMES", "FAIR_VALUE",
     "OKABE_ITO", "TOL_MUTED", "POOLED_COLOR", "THRESHOLD_COLOR", "IMPOSTOR_COLOR",
     "group_colors", "fmr_fnmr", "det", "roc", "score_histograms", "histogram_grid", "cross_fmr",
-    "by_group", "fairness", "save_all",
+    "by_group", "fairness", "fairness_panels", "RATIO_FIGURES", "display_labels", "shown", "save_all",
 ]

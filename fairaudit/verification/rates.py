@@ -2,8 +2,9 @@
 
 Conventions (ISO/IEC 19795-1): a comparison is accepted when ``score >=
 threshold``. FMR(t) is the fraction of impostor comparisons accepted, FNMR(t)
-the fraction of genuine comparisons rejected. FAR and FRR are accepted as
-aliases in prose; fairaudit's tables say FMR and FNMR.
+the fraction of genuine comparisons rejected. FAR and FRR are not aliases:
+ISO/IEC 19795-1 defines them at system level, with failures to acquire folded in
+(:mod:`fairaudit.verification.system_rates`).
 
 All functions here take counts on the edges of a :class:`~fairaudit.verification.grid.BinGrid`:
 ``imp_ge[k]`` = impostor scores ``>= edges[k]`` (exact), ``gen_lt[k]`` = genuine
@@ -32,15 +33,47 @@ def genuine_lt(gen_sorted: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(gen_sorted, edges, side="left").astype(np.int64)
 
 
-def eer_index(fmr: np.ndarray, fnmr: np.ndarray) -> int:
-    """Edge minimising |FMR - FNMR| (the lowest such threshold on ties)."""
-    return int(np.argmin(np.abs(fmr - fnmr)))
+def eer_index(fmr: np.ndarray, fnmr: np.ndarray, *, n_impostor: int | None = None,
+              n_genuine: int | None = None) -> int:
+    """Edge of the EER operating point, by bob.measure's rule (``bob.measure.eer_threshold``).
+
+    Among the thresholds at which neither side is exhausted (FMR > 0 and FNMR < 1), take the
+    operating point that minimises |FMR - FNMR|, the highest one on ties; the first threshold at
+    which one side is exhausted (FMR = 0 or FNMR = 1) replaces it only when strictly closer. The
+    edge returned is the lowest edge giving that operating point. With ``n_impostor`` and
+    ``n_genuine`` the differences are compared exactly, on integer counts (bob.measure compares
+    running sums of ``1/n`` in floating point, which can break an exact tie either way).
+    """
+    fmr = np.asarray(fmr, dtype=np.float64)
+    fnmr = np.asarray(fnmr, dtype=np.float64)
+    if n_impostor and n_genuine:
+        fa = np.rint(fmr * n_impostor).astype(np.int64)
+        fr = np.rint(fnmr * n_genuine).astype(np.int64)
+        diff = np.abs(fa * int(n_genuine) - fr * int(n_impostor)).astype(np.float64)
+        exhausted = (fa == 0) | (fr == n_genuine)
+    else:
+        fa, fr = fmr, fnmr
+        diff = np.abs(fmr - fnmr)
+        exhausted = (fmr <= 0) | (fnmr >= 1)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    live = ~exhausted
+    if not live.any():
+        return int(np.argmin(diff))
+    best = diff[live].min()
+    k = int(np.flatnonzero(live & (diff == best))[-1])
+    # the lowest edge of that operating point's plateau (FMR and FNMR are monotone in k)
+    k = int(np.flatnonzero((fa == fa[k]) & (fr == fr[k]))[0])
+    first_exhausted = np.flatnonzero(exhausted)
+    if first_exhausted.size and first_exhausted[0] > k and diff[first_exhausted[0]] < best:
+        return int(first_exhausted[0])
+    return k
 
 
-def eer(fmr: np.ndarray, fnmr: np.ndarray) -> tuple[float, int]:
-    """Equal error rate as bob.measure defines it: the mean of FMR and FNMR at the
-    threshold that minimises their absolute difference. Returns (eer, edge index)."""
-    k = eer_index(fmr, fnmr)
+def eer(fmr: np.ndarray, fnmr: np.ndarray, *, n_impostor: int | None = None,
+        n_genuine: int | None = None) -> tuple[float, int]:
+    """Equal error rate as bob.measure defines it (``bob.measure.eer``): the mean of FMR and FNMR
+    at the threshold chosen by :func:`eer_index`. Returns (eer, edge index)."""
+    k = eer_index(fmr, fnmr, n_impostor=n_impostor, n_genuine=n_genuine)
     return float((fmr[k] + fnmr[k]) / 2.0), k
 
 
@@ -61,7 +94,10 @@ def auc_binned(imp_hist: np.ndarray, gen_hist: np.ndarray) -> float:
 
 
 def threshold_index_for_fmr(imp_ge: np.ndarray, n_imp: int, target: float) -> int:
-    """Lowest edge whose FMR does not exceed ``target`` (FMR is non-increasing in k)."""
+    """Lowest edge whose FMR does not exceed ``target`` (FMR is non-increasing in k).
+
+    As NIST FRTE chooses it; ``bob.measure.far_threshold`` instead returns the lowest impostor score
+    meeting the target (the same FMR, an FNMR never lower): docs/concepts/verification.md lists it."""
     fmr = imp_ge / n_imp
     return int(np.searchsorted(-fmr, -target, side="left"))
 

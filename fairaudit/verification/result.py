@@ -12,6 +12,7 @@ from fairaudit.common import errors
 from fairaudit.common.results import ResultOutput
 from fairaudit.common.serialize import frame_from_dict, frame_to_dict, to_jsonable
 from fairaudit.verification import rates
+from fairaudit.verification.comparisons import empty_comparisons
 
 #: columns of ``VerificationResult.by_group`` (and of ``overall``) before the CI columns
 RATE_COLUMNS = (
@@ -41,6 +42,15 @@ class VerificationResult(ResultOutput):
         ``eer_threshold``, ``auc``, ``fnmr_at_fmr_1e-02`` / ``1e-03`` /
         ``1e-04`` (NaN where the group has too few impostor pairs, see
         ``notes``), and ``fmr_ci_low`` ... ``eer_ci_high`` (NaN without bootstrap).
+        Small samples: ``n_false_matches`` and ``n_false_non_matches`` (the error counts at the
+        threshold), ``fmr_ci_method`` and ``fnmr_ci_method`` (``"percentile"``, or
+        ``"clopper-pearson"`` where the group has fewer than ``min_identities`` identities, no
+        error, or a percentile interval without width; ``""`` without bootstrap),
+        ``fmr_below_rule_of_30`` and ``fnmr_below_rule_of_30`` (fewer than 30 errors,
+        Doddington's rule of 30) and ``below_min_identities``. System level (ISO/IEC 19795-1):
+        ``fta`` (failure-to-acquire rate of the group's samples), ``far`` = fmr x (1 - fta) and
+        ``frr`` = fta + fnmr x (1 - fta), NaN when the data records no failure to acquire;
+        ``overall`` carries the pooled ``fta``, ``far`` and ``frr``.
     overall : Series
         The same figures for the pooled population (all pairs, label ``"all"``).
     cross_fmr : DataFrame
@@ -64,6 +74,18 @@ class VerificationResult(ResultOutput):
         Package versions, BLAS kernel, time.
     notes : list of str
         Plain-language remarks: figures not reported and why, small groups.
+    comparisons : DataFrame
+        Group comparisons, one row per comparison (empty, same columns, when ``n_boot=0``), see
+        :data:`~fairaudit.verification.comparisons.COMPARISON_COLUMNS`: ``metric`` (``fmr``,
+        ``fnmr``, ``eer``), ``kind`` (``pair``: two groups; ``vs_rest``: a group against every
+        identity outside it, labelled ``"rest"``, FMR and FNMR with three groups or more),
+        ``group_a``, ``group_b`` (labels), ``value_a``, ``value_b``, ``difference`` (a - b) and
+        ``ratio`` (a / b, NaN when b is 0) with ``difference_ci_low``, ``difference_ci_high``,
+        ``ratio_ci_low`` and ``ratio_ci_high`` (percentile intervals of the same paired identity-bootstrap
+        replicates as ``by_group``; replicates with a zero denominator are left out of the ratio),
+        ``p_value`` (two-sided identity-level permutation test at the fixed threshold; NaN for
+        EER and when ``n_perm=0``), ``p_holm`` (Holm's adjustment over every p-value of the
+        table) and ``n_perm`` (permutations behind the p-value, 0 without one).
     """
 
     threshold: float
@@ -79,6 +101,7 @@ class VerificationResult(ResultOutput):
     params: dict
     provenance: dict
     notes: list = field(default_factory=list)
+    comparisons: pd.DataFrame = field(default_factory=empty_comparisons)
 
     kind = "verification"
 
@@ -99,6 +122,7 @@ class VerificationResult(ResultOutput):
             "params": self.params,
             "provenance": self.provenance,
             "notes": list(self.notes),
+            "comparisons": frame_to_dict(self.comparisons),
         })
 
 
@@ -126,6 +150,8 @@ class VerificationResult(ResultOutput):
             params=data["params"],
             provenance=data["provenance"],
             notes=list(data.get("notes", [])),
+            comparisons=(frame_from_dict(data["comparisons"]) if "comparisons" in data
+                         else empty_comparisons()),
         )
 
 

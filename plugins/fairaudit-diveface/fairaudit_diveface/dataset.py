@@ -34,6 +34,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: identities per group in the reference study
 STUDY_N_PER_GROUP = 750
 COLUMNS = ("path", "identity", "gender", "ethnicity")
+#: value -> readable name of each attribute (``EmbeddingSet.value_labels``): H = man (hombre), M = woman
+#: (mujer), A = Asian, B = White (blanco), N = Black (negro)
+VALUE_LABELS = {"gender": {"H": "man", "M": "woman"}, "ethnicity": {"A": "Asian", "B": "White", "N": "Black"}}
 
 ROOT_MISSING = "root={root!r} is not a directory. Fix: pass the DiveFace folder that holds {groups}."
 GROUPS_MISSING = (
@@ -142,10 +145,14 @@ def load_diveface(
                              group[0], group[1]))
     manifest = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     if n_per_group is None:
-        return validate_manifest(manifest)
-    # fairaudit's own draw: n identities per group, each group from its own generator
-    return manifest_subset(manifest, n_per_group=int(n_per_group), by=["gender", "ethnicity"],
-                           images_per_identity=images_per_identity, random_state=random_state)
+        out = validate_manifest(manifest)
+    else:
+        # fairaudit's own draw: n identities per group, each group from its own generator
+        out = manifest_subset(manifest, n_per_group=int(n_per_group), by=["gender", "ethnicity"],
+                              images_per_identity=images_per_identity, random_state=random_state)
+    # the codebook of DiveFace's Spanish initials; extract() carries it into the EmbeddingSet
+    out.attrs["value_labels"] = {a: dict(book) for a, book in VALUE_LABELS.items()}
+    return out
 
 
 def ten_people(root: str | os.PathLike, *, n_identities: int = 10, n_images: int = 5,

@@ -96,3 +96,10 @@ def test_extraction_end_to_end_with_the_tiny_model(diveface_root, tiny_h5, tmp_p
     assert len(es) == 24 and es.n_features == 16
     assert sorted(es.attribute_names) == ["ethnicity", "gender"]
     np.testing.assert_allclose(np.linalg.norm(es.embeddings, axis=1), 1.0, rtol=1e-5)
+
+
+def test_loader_supplies_diveface_codebook(diveface_root):
+    expected = {"gender": {"H": "man", "M": "woman"}, "ethnicity": {"A": "Asian", "B": "White", "N": "Black"}}
+    assert dataset.load_diveface(diveface_root).attrs["value_labels"] == expected
+    drawn = dataset.load_diveface(diveface_root, n_per_group=2, images_per_identity=1, random_state=3)
+    assert drawn.attrs["value_labels"] == expected
