@@ -586,3 +586,19 @@ def test_planted_orderings_are_compared_with_the_observed_ones(tmp_path, fast_fi
     html = report(result, tmp_path / "p.html", population=es).read_text(encoding="utf-8")
     assert 'id="planted"' in html and ("recovered every planted ordering" in html or "recovered 0 of" in html
                                        or "recovered 1 of" in html)
+
+
+def test_findings_state_the_tested_gap_with_holm_adjusted_p_values():
+    pop = synthetic.population("diveface", n_identities=30, samples_per_identity=3, dim=32, random_state=0)
+    result = verification_audit(pop, by="ethnicity", threshold={"fmr": 1e-2}, n_boot=100, n_perm=1000)
+    findings = {f["rate"]: f for f in report_data([result])["findings"] if f.get("kind") == "comparison"}
+    sentence = findings["fnmr"]["sentence"]
+    bg = result.by_group.set_index("label")
+    high, low = bg["fnmr"].idxmax(), bg["fnmr"].idxmin()
+    row = result.comparisons[(result.comparisons.metric == "fnmr") & (result.comparisons.kind == "pair")
+                             & result.comparisons.group_a.isin([high, low])
+                             & result.comparisons.group_b.isin([high, low])].iloc[0]
+    ratio = bg.loc[high, "fnmr"] / bg.loc[low, "fnmr"]
+    assert f"FNMR is {ratio:.3g}×" in sentence
+    assert f"p = {row.p_holm:.2g} after Holm's adjustment over {result.comparisons.p_holm.notna().sum()}" in sentence
+    assert sentence.endswith("a real gap at the 5 % level.")

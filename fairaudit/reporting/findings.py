@@ -103,6 +103,41 @@ def _in_sentence(name: str) -> str:
     return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
+def _comparison_clause(result: Any, rate: str, word: str, high: str, low: str, level: float) -> str:
+    """What the group comparison of the result says about the highest and the lowest group: the ratio
+    with its paired-bootstrap interval and the Holm-adjusted permutation p-value ('' without one)."""
+    table = getattr(result, "comparisons", None)
+    if table is None or not len(table) or "p_holm" not in table.columns:
+        return ""
+    rows = table[(table["metric"] == rate) & (table["kind"] == "pair")]
+    match = rows[((rows["group_a"] == high) & (rows["group_b"] == low))
+                 | ((rows["group_a"] == low) & (rows["group_b"] == high))]
+    if not len(match):
+        return ""
+    row = match.iloc[0]
+    ratio, lo, hi = _float(row["ratio"]), _float(row["ratio_ci_low"]), _float(row["ratio_ci_high"])
+    if row["group_a"] != high:  # the table holds low / high: turn it round
+        ratio = None if not ratio else 1.0 / ratio
+        lo, hi = (None if not hi else 1.0 / hi), (None if not lo else 1.0 / lo)
+    p = _float(row["p_holm"])
+    if ratio is None or p is None:
+        return ""
+    interval = f"{100 * level:.0f} % CI {lo:.3g}–{hi:.3g}; " if lo is not None and hi is not None else ""
+    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    n = int((table["p_holm"].notna()).sum())
+    n_perm = int(_float(row.get("n_perm")) or 0)
+    floor = min(1.0, n / (n_perm + 1)) if n_perm else 0.0
+    if p < 0.05 and (lo is None or lo > 1):
+        verdict = "a real gap at the 5 % level"
+    elif n_perm and p <= floor * (1 + 1e-9):
+        verdict = (f"the smallest adjusted p-value {n_perm:,} permutations allow; rerun with more "
+                   "permutations (n_perm) to tell")
+    else:
+        verdict = "not distinguishable from noise at the 5 % level"
+    return (f" {shown(high)}'s {word} is {ratio:.3g}× {shown(low)}'s ({interval}{p_text} after Holm's "
+            f"adjustment over {n} comparisons): {verdict}.")
+
+
 def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[str, Any]]:
     r = entry.result
     level = float(r.params.get("ci", 0.95))
@@ -127,7 +162,10 @@ def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[s
                         f"the highest; {tail} ({_group_rate(lo_row, rate, level, nested=True)}), the lowest.")
             a = (_float(hi_row.get(f"{rate}_ci_low")), _float(hi_row.get(f"{rate}_ci_high")))
             b = (_float(lo_row.get(f"{rate}_ci_low")), _float(lo_row.get(f"{rate}_ci_high")))
-            if None not in a and None not in b:
+            tested = _comparison_clause(r, rate, word, hi_l, lo_l, level)
+            if tested:
+                sentence += tested
+            elif None not in a and None not in b:
                 overlap = a[0] <= b[1] and b[0] <= a[1]  # type: ignore[operator]
                 sentence += (" Their intervals overlap, so this ordering is not certain."
                              if overlap else " Their intervals do not overlap.")

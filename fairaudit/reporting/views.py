@@ -136,6 +136,8 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
                 caption="Cross-group FMR at the threshold (log colour scale): impostor pairs whose samples "
                         "come from the row and the column group."),
     ]
+    if len(r.by_group) == 0:  # a pooled-only audit: only the figures of the pooled population
+        figs = [f for f in figs if f["alt"].startswith(("FMR and FNMR", "DET", "ROC"))]
     return {"id": entry.id, "name": name, "threshold": r.threshold,
             "policy": (r.policy or {}).get("description", ""), "by_group": by_group_table,
             "fairness": fairness_table, "cross": cross_table, "figures": figs,
