@@ -116,28 +116,29 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
     cross_table = _table(["group", *[shown(c) for c in cross.columns]], cross_rows,
                          caption="Impostor FMR between the groups of every pair (n: impostor pairs).")
     name = entry.name
-    figs = [
-        _figure(lambda: plot.by_group(r, metric="fnmr"), alt=f"Bar chart of FNMR per group with {pct} CIs",
-                caption="FNMR per group at the threshold, with confidence intervals; dashed: pooled."),
-        _figure(lambda: plot.by_group(r, metric="fmr"), alt=f"Bar chart of FMR per group with {pct} CIs",
-                caption="FMR per group at the threshold, with confidence intervals; dashed: pooled."),
-        _figure(lambda: plot.fairness_panels(r), alt="One panel per fairness figure with its confidence interval",
+    # (needs groups, what to draw, how to show it): a pooled-only audit draws only its pooled figures
+    specs = [
+        (True, lambda: plot.by_group(r, metric="fnmr"), dict(alt=f"Bar chart of FNMR per group with {pct} CIs",
+                caption="FNMR per group at the threshold, with confidence intervals; dashed: pooled.")),
+        (True, lambda: plot.by_group(r, metric="fmr"), dict(alt=f"Bar chart of FMR per group with {pct} CIs",
+                caption="FMR per group at the threshold, with confidence intervals; dashed: pooled.")),
+        (True, lambda: plot.fairness_panels(r), dict(alt="One panel per fairness figure with its confidence interval",
                 caption="Fairness figures, one panel each, with confidence intervals; the black line marks a "
-                        "perfectly fair value. Ratios are on a log axis, FDR and GARBE on [0, 1].", wide=True),
-        _figure(lambda: plot.fmr_fnmr(r, log=True), alt="FMR and FNMR against the threshold, per group",
-                caption="FMR (solid) and FNMR (dashed) against the threshold, log scale; dotted: the threshold."),
-        _figure(lambda: plot.det(r), alt="DET curves per group",
-                caption="DET curves (FNMR against FMR) per group; markers: the operating point at the threshold."),
-        _figure(lambda: plot.roc(r), alt="ROC curves per group",
-                caption="ROC curves (1 − FNMR against FMR, log FMR axis) per group."),
-        _figure(lambda: plot.histogram_grid(r), alt="Genuine and impostor score histograms per group",
-                caption="Genuine (group colour) and impostor (grey) score distributions per group.", wide=True),
-        _figure(lambda: plot.cross_fmr(r), alt="Heatmap of the cross-group impostor FMR, log colour scale",
+                        "perfectly fair value. Ratios are on a log axis, FDR and GARBE on [0, 1].", wide=True)),
+        (False, lambda: plot.fmr_fnmr(r, log=True), dict(alt="FMR and FNMR against the threshold, per group",
+                caption="FMR (solid) and FNMR (dashed) against the threshold, log scale; dotted: the threshold.")),
+        (False, lambda: plot.det(r), dict(alt="DET curves per group",
+                caption="DET curves (FNMR against FMR) per group; markers: the operating point at the threshold.")),
+        (False, lambda: plot.roc(r), dict(alt="ROC curves per group",
+                caption="ROC curves (1 − FNMR against FMR, log FMR axis) per group.")),
+        (True, lambda: plot.histogram_grid(r), dict(alt="Genuine and impostor score histograms per group",
+                caption="Genuine (group colour) and impostor (grey) score distributions per group.", wide=True)),
+        (True, lambda: plot.cross_fmr(r), dict(alt="Heatmap of the cross-group impostor FMR, log colour scale",
                 caption="Cross-group FMR at the threshold (log colour scale): impostor pairs whose samples "
-                        "come from the row and the column group."),
+                        "come from the row and the column group.")),
     ]
-    if len(r.by_group) == 0:  # a pooled-only audit: only the figures of the pooled population
-        figs = [f for f in figs if f["alt"].startswith(("FMR and FNMR", "DET", "ROC"))]
+    per_group = len(r.by_group) > 0
+    figs = [_figure(build, **how) for needs_groups, build, how in specs if per_group or not needs_groups]
     return {"id": entry.id, "name": name, "threshold": r.threshold,
             "policy": (r.policy or {}).get("description", ""), "by_group": by_group_table,
             "fairness": fairness_table, "cross": cross_table, "figures": figs,
