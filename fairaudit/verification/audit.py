@@ -17,7 +17,7 @@ from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, make_groups, normalize_by
 from fairaudit.verification import rates
-from fairaudit.verification.bootstrap import draw_weights, group_replicates, percentile_interval, replicate_eer
+from fairaudit.verification.bootstrap import GroupBootstrap, draw_weights, percentile_interval
 from fairaudit.verification.comparisons import comparisons_table, empty_comparisons
 from fairaudit.verification.curves import (  # noqa: F401 - importable from the audit, where they were
     EER_GRID_POINTS,
@@ -106,7 +106,7 @@ SCORES_OUT_OF_RANGE = (
 
 def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, tile: int,
                      progress: bool | None, executor: Any = None,
-                     scratch: str | None = None) -> tuple[PairStats, tuple[str, ...]]:
+                     scratch: str | None = None, keep: dict | None = None) -> tuple[PairStats, tuple[str, ...]]:
     if isinstance(data, EmbeddingSet):
         by_t = normalize_by(by, data.attribute_names)
         names, ident, groups = _identity_groups_from_embeddings(data, by_t)
@@ -117,6 +117,7 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
             stats = embedding_pair_stats(
                 data, ident, names, groups, grid, tile=tile,
                 progress=None if bar is None else bar.update, executor=executor, scratch_dir=scratch,
+                **(keep or {}),
             )
         finally:
             if bar is not None:
@@ -140,6 +141,24 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
         stats = score_pair_stats(data.scores, data.genuine, ident_a, ident_b, names, groups, grid)
         return stats, by_t
     raise errors.FairauditInputError(errors.BAD_DATA_TYPE.format(type=type(data).__name__))
+
+
+#: the first pass keeps the comparisons above the score a pilot puts at this multiple of an FMR target
+KEEP_MARGIN = 2.0
+
+
+def _high_scores_to_keep(policy: ThresholdPolicy, n_boot: int) -> dict | None:
+    """What the first pass keeps for the group comparisons (accepts of every identity pair at the
+    threshold): comparisons at or above a fixed threshold, or above the pilot's score at twice an
+    FMR target. None for the EER policy (the threshold accepts too much to keep) or no bootstrap:
+    the comparisons then take a pass of their own."""
+    if not n_boot:
+        return None
+    if policy.kind == "fixed":
+        return {"keep_from_score": float(policy.value)}
+    if policy.kind == "fmr":
+        return {"keep_fmr": min(1.0, KEEP_MARGIN * float(policy.value))}
+    return None
 
 
 def _data_types() -> tuple[type, ...]:
@@ -284,7 +303,8 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         data = listed_pairs(data, pairs)
         by_all = normalize_by(by, embeddings.attribute_names)
         _, _, all_groups = _identity_groups_from_embeddings(embeddings, by_all)
-    stats, by_t = _stats_from_data(data, by, origin, float(bin_width), int(tile), progress, executor, scratch)
+    stats, by_t = _stats_from_data(data, by, origin, float(bin_width), int(tile), progress, executor, scratch,
+                                   keep=_high_scores_to_keep(policy, n_boot))
     if pairs is not None:
         unpaired = [label for label in all_groups.labels if label not in set(stats.groups.labels)]
     if stats.gen_score.size == 0:
@@ -396,15 +416,14 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         else:
             ipc = score_identity_pair_counts(stats, thresholds_k)
         weights = draw_weights(stats, int(n_boot), rng)
-        reps = group_replicates(stats, ipc, int(n_boot), rng, weights=weights)
         fmr_reps = np.full((n_boot, G), np.nan)
         fnmr_reps = np.full((n_boot, G), np.nan)
         eer_reps = np.full((n_boot, G), np.nan)
-        for g, (fmr_r, fnmr_r) in enumerate(reps):
+        for g in range(G):
+            boot = GroupBootstrap(stats, ipc[g], g, weights[g])
             pos = int(np.searchsorted(thresholds_k[g], k_op))
-            fmr_reps[:, g] = fmr_r[:, pos]
-            fnmr_reps[:, g] = fnmr_r[:, pos]
-            eer_r = eer_reps[:, g] = replicate_eer(fmr_r, fnmr_r)
+            fmr_reps[:, g], fnmr_reps[:, g], eer_reps[:, g] = boot.at_threshold_and_eer(pos)
+            eer_r = eer_reps[:, g]
             row = by_group.index[g]
             by_group.loc[row, ["fmr_ci_low", "fmr_ci_high"]] = percentile_interval(fmr_reps[:, g], ci)
             by_group.loc[row, ["fnmr_ci_low", "fnmr_ci_high"]] = percentile_interval(fnmr_reps[:, g], ci)

@@ -16,29 +16,69 @@ where ``n_ij`` and ``a_ij(t)`` count the impostor comparisons (and accepts)
 between identities i and j, and ``g_i``, ``r_i(t)`` the genuine comparisons
 (and rejects) of identity i. Copies of one identity are never compared with
 each other. Intervals are percentile intervals.
+
+The replicates' sums run in a compiled kernel (:mod:`~fairaudit.verification.kernels`) over the
+identity pairs that have a comparison at or above a threshold, on blocks of replicates in threads.
+A replicate's EER is searched, as defined, on every threshold of the group's EER grid (bob.measure's
+rule: the threshold minimising |FMR - FNMR|, the highest one on a tie), but exact counts are only
+computed where replicates can have it: a first, linear estimate of every replicate's accepts
+(``sum_i w_i r_i``, with ``r_i`` the accepts of identity i, dropping the pair term ``sum (w_i - 1)
+(w_j - 1) a_ij``) locates each replicate's EER; the exact rates are computed on that range and two
+grid steps either side; FMR - FNMR never increases with the threshold, so a replicate whose exact
+difference changes sign inside the range has its EER there, the same value as a search of the
+whole grid. A replicate for which that is not shown (its crossing lies at the range's edge) is
+recomputed on the whole grid. The intervals are those of the full search, bit for bit.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from fairaudit.verification.grid import PairStats
 from fairaudit.verification.identity_pairs import IdentityPairCounts
 
-_CHUNK_ELEMENTS = 4_000_000
+#: replicates per kernel call (their weights, ``8 * block * identities`` bytes, stay in cache)
+REPLICATE_BLOCK = 128
+#: grid steps added on either side of the range where linear estimates put the replicates' EER
+EER_RANGE_MARGIN = 2
 
 
-def _pair_sum(weights: np.ndarray, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``sum_p w[:, a_p] * w[:, b_p] * values[p, :]`` for every replicate, in chunks."""
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray, n_out: int) -> np.ndarray:
+    """``(replicates, n_out)``: ``sum_p w[a_p] w[b_p] count[p, s]`` into output ``slot_map[s]``
+    (negative: dropped; ``slot_map`` never decreases) for every replicate (row of the integer-valued
+    ``weights``). ``pairs`` is ``(a, b, ptr, slot, count)`` as in :class:`IdentityPairCounts`.
+    Exact: integer sums."""
+    from fairaudit.verification import kernels
+
+    a, b, ptr, slot, count = pairs
     n_rep = weights.shape[0]
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    out = np.zeros((n_rep, values.shape[1]))
-    step = max(1, _CHUNK_ELEMENTS // max(n_rep, 1))
-    for s in range(0, len(a), step):
-        ww = weights[:, a[s:s + step]] * weights[:, b[s:s + step]]
-        out += ww @ values[s:s + step]
+    out = np.zeros((n_rep, n_out))
+    if n_rep == 0 or len(a) == 0 or n_out == 0:
+        return out
+    blocks = [(s, min(s + REPLICATE_BLOCK, n_rep)) for s in range(0, n_rep, REPLICATE_BLOCK)]
+
+    def run(block):
+        s, e = block
+        return kernels.weighted_pair_sums(a, b, ptr, slot, count, slot_map, weights[s:e].T, n_out)
+
+    workers = min(_threads(), len(blocks))
+    if workers == 1:
+        results = [run(block) for block in blocks]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(run, blocks))
+    for (s, e), r in zip(blocks, results):
+        out[s:e] = r.T  # int64 counts below 2**53: exact in float64
     return out
 
 
@@ -63,57 +103,134 @@ def full_weights(stats: PairStats, weights: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+class GroupBootstrap:
+    """The replicates of one group: exact FMR and FNMR at any of its thresholds.
+
+    ``weights`` is ``(n_boot, m)``: how often each identity of the group is drawn in each replicate.
+    """
+
+    def __init__(self, stats: PairStats, ipc: IdentityPairCounts, g: int, weights: np.ndarray):
+        codes = stats.groups.codes
+        members = np.flatnonzero(codes == g)
+        self.m = m = len(members)
+        local = np.full(len(codes), -1, dtype=np.int64)
+        local[members] = np.arange(m)
+        self.ipc = ipc
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.thresholds = stats.grid.edges()[ipc.thresholds_k]
+        sel = codes[stats.gen_identity] == g
+        self._gid = local[stats.gen_identity[sel]]
+        self._gscore = stats.gen_score[sel]
+        self.n_gen = self.weights @ np.bincount(self._gid, minlength=m).astype(np.float64)
+        if ipc.totals is None:
+            n = stats.identity_samples[members].astype(np.float64)
+            self.n_imp = ((self.weights @ n) ** 2 - (self.weights**2) @ (n**2)) / 2.0
+        else:
+            ta, tb, tn = ipc.totals
+            one = (np.asarray(ta, dtype=np.int32), np.asarray(tb, dtype=np.int32),
+                   np.arange(len(ta) + 1, dtype=np.int64), np.zeros(len(ta), dtype=np.int16),
+                   np.asarray(tn, dtype=np.int32))
+            self.n_imp = pair_sums(one, np.zeros(1, dtype=np.int64), self.weights, 1)[:, 0]
+
+    def rejects(self, cols: np.ndarray) -> np.ndarray:
+        """``(m, len(cols))`` genuine rejects of every identity at thresholds ``cols``."""
+        out = np.zeros((self.m, len(cols)))
+        for j, c in enumerate(cols):
+            out[:, j] = np.bincount(self._gid, weights=(self._gscore < self.thresholds[c]).astype(np.float64),
+                                    minlength=self.m)
+        return out
+
+    def rates(self, cols, rows=None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact ``(fmr, fnmr)`` of replicates ``rows`` (default all) at thresholds ``cols``
+        (ascending indices into the group's thresholds): ``(replicates, len(cols))`` each, NaN where
+        a replicate has no comparison of that kind."""
+        cols = np.asarray(cols, dtype=np.int64)
+        rows = np.arange(len(self.n_imp)) if rows is None else np.asarray(rows)
+        w = self.weights[rows]
+        ipc = self.ipc
+        # a comparison in slot s counts at every chosen threshold at or below it
+        slot_map = np.searchsorted(cols, np.arange(len(ipc.thresholds_k)), side="right") - 1
+        per = pair_sums((ipc.id_a, ipc.id_b, ipc.ptr, ipc.slot, ipc.count), slot_map, w, len(cols))
+        acc = np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
+        gen_rej = w @ self.rejects(cols)
+        return self._ratios(acc, self.n_imp[rows], gen_rej, self.n_gen[rows])
+
+    @staticmethod
+    def _ratios(acc, n_imp, rej, n_gen):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fmr = np.where(n_imp[:, None] > 0, acc / n_imp[:, None], np.nan)
+            fnmr = np.where(n_gen[:, None] > 0, rej / n_gen[:, None], np.nan)
+        return fmr, fnmr
+
+    def linear_eer_index(self) -> np.ndarray:
+        """Every replicate's EER threshold index from the linear estimate of its accepts."""
+        k = len(self.ipc.thresholds_k)
+        r = self.ipc.identity_accepts(self.m)
+        acc = r.sum(axis=0) / 2.0 + (self.weights - 1.0) @ r
+        fmr, fnmr = self._ratios(acc, self.n_imp, self.weights @ self.rejects(np.arange(k)), self.n_gen)
+        return _eer_index(fmr, fnmr)
+
+    def at_threshold_and_eer(self, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every replicate's FMR and FNMR at threshold ``pos`` (an index into the group's
+        thresholds) and its EER, exactly as :func:`replicate_eer` on all the group's thresholds."""
+        k = len(self.ipc.thresholds_k)
+        n_rep = len(self.n_imp)
+        eer = np.full(n_rep, np.nan)
+        defined = (self.n_imp > 0) & (self.n_gen > 0)  # otherwise every |FMR - FNMR| is NaN
+        lo, hi = pos, pos
+        if defined.any():
+            guess = self.linear_eer_index()[defined]
+            lo = max(0, int(guess.min()) - EER_RANGE_MARGIN)
+            hi = min(k - 1, int(guess.max()) + EER_RANGE_MARGIN)
+        cols = np.unique(np.r_[np.arange(lo, hi + 1), pos])
+        fmr, fnmr = self.rates(cols)
+        at = int(np.searchsorted(cols, pos))
+        self.n_redone = 0
+        if not defined.any():
+            return fmr[:, at], fnmr[:, at], eer
+        rows = np.flatnonzero(defined)
+        sub = (cols >= lo) & (cols <= hi)
+        fmr_s, fnmr_s = fmr[np.ix_(rows, sub)], fnmr[np.ix_(rows, sub)]
+        diff = fmr_s - fnmr_s
+        best = np.min(np.abs(diff), axis=1)
+        # FMR - FNMR never increases: outside [lo, hi] nothing is closer to 0, and nothing ties with
+        # the minimum above hi, when the difference is >= 0 at lo and < -best at hi
+        shown = ((lo == 0) | (diff[:, 0] >= 0)) & ((hi == k - 1) | ((diff[:, -1] <= 0) & (-diff[:, -1] > best)))
+        eer[rows[shown]] = replicate_eer(fmr_s[shown], fnmr_s[shown])
+        if not shown.all():
+            redo = rows[~shown]
+            fmr_all, fnmr_all = self.rates(np.arange(k), redo)
+            eer[redo] = replicate_eer(fmr_all, fnmr_all)
+            self.n_redone = len(redo)
+        return fmr[:, at], fnmr[:, at], eer
+
+
 def group_replicates(
     stats: PairStats,
     counts: list[IdentityPairCounts],
     n_boot: int,
     rng: np.random.Generator,
     weights: list[np.ndarray] | None = None,
+    cols: list[np.ndarray] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """FMR and FNMR of every replicate at every group's thresholds.
+    """FMR and FNMR of every replicate at every group's thresholds (all of them, or ``cols[g]``).
 
     Returns, per group, ``(fmr, fnmr)`` arrays of shape ``(n_boot, K_g)``
     (NaN where a replicate has no comparisons of that kind). ``weights`` (from
     :func:`draw_weights` on the same ``rng``) gives the same numbers as drawing here.
     """
-    edges = stats.grid.edges()
-    codes = stats.groups.codes
-    if weights is None:
-        weights_all = draw_weights(stats, n_boot, rng)
-    else:
-        weights_all = weights
+    weights_all = draw_weights(stats, n_boot, rng) if weights is None else weights
     out = []
     for g, ipc in enumerate(counts):
-        members = np.flatnonzero(codes == g)
-        m = len(members)
-        local = np.full(len(codes), -1, dtype=np.int64)
-        local[members] = np.arange(m)
-        weights = weights_all[g]
-
-        thresholds = edges[ipc.thresholds_k]
-        sel = codes[stats.gen_identity] == g
-        gid = local[stats.gen_identity[sel]]
-        gscore = stats.gen_score[sel]
-        gen_per_id = np.bincount(gid, minlength=m).astype(np.float64)
-        rejects = np.zeros((m, len(thresholds)))
-        for k, t in enumerate(thresholds):
-            rejects[:, k] = np.bincount(gid, weights=(gscore < t).astype(np.float64), minlength=m)
-        n_gen = weights @ gen_per_id
-        gen_rej = weights @ rejects
-
-        if ipc.totals is None:
-            n = stats.identity_samples[members].astype(np.float64)
-            n_imp = ((weights @ n) ** 2 - (weights**2) @ (n**2)) / 2.0
-        else:
-            ta, tb, tn = ipc.totals
-            n_imp = _pair_sum(weights, ta, tb, tn)[:, 0]
-        imp_acc = _pair_sum(weights, ipc.id_a, ipc.id_b, ipc.counts)
-
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fmr = np.where(n_imp[:, None] > 0, imp_acc / n_imp[:, None], np.nan)
-            fnmr = np.where(n_gen[:, None] > 0, gen_rej / n_gen[:, None], np.nan)
-        out.append((fmr, fnmr))
+        boot = GroupBootstrap(stats, ipc, g, weights_all[g])
+        out.append(boot.rates(np.arange(len(ipc.thresholds_k)) if cols is None else cols[g]))
     return out
+
+
+def _eer_index(fmr: np.ndarray, fnmr: np.ndarray) -> np.ndarray:
+    diff = np.abs(fmr - fnmr)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    return diff.shape[1] - 1 - np.argmin(diff[:, ::-1], axis=1)
 
 
 def replicate_eer(fmr: np.ndarray, fnmr: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from fairaudit.verification.grid import (  # noqa: F401 - the engine's names, im
     DEFAULT_BIN_WIDTH,
     DEFAULT_TILE,
     BinGrid,
+    HighScores,
     PairStats,
     _pair_index,
 )
@@ -45,6 +46,33 @@ from fairaudit.verification.identity_pairs import (  # noqa: F401 - the engine's
 )
 from fairaudit.verification.layout import _layout, sorted_rows
 from fairaudit.verification.tiles import LocalExecutor, _batches, _pass1_task, _Spec
+
+
+#: the most high-scoring comparisons the first pass keeps (12 bytes each)
+MAX_KEPT = 40_000_000
+#: samples drawn for the pilot estimate of a score quantile
+PILOT_SAMPLES = 4000
+#: fewest pilot impostor scores above the estimated score
+PILOT_MIN_ABOVE = 50
+
+
+def pilot_score_at_fmr(rows, ident: np.ndarray, fmr: float, seed: int = 0) -> float | None:
+    """A score near which about ``fmr`` of the impostor comparisons lie above (or the score of the
+    :data:`PILOT_MIN_ABOVE`-th highest, when ``fmr`` is too small for the pilot), from every pair of
+    :data:`PILOT_SAMPLES` samples drawn at random (a fixed seed: it only decides how much the first
+    pass keeps, never a result). None when the pilot has no impostor pair."""
+    n = len(ident)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(n, size=min(n, PILOT_SAMPLES), replace=False))
+    x = np.asarray(rows.array[pick] if hasattr(rows, "array") else np.load(rows.path, mmap_mode="r")[pick],
+                   dtype=np.float32)
+    s = x @ x.T
+    iu, ju = np.triu_indices(len(pick), 1)
+    scores = s[iu, ju][ident[pick][iu] != ident[pick][ju]]
+    if scores.size == 0:
+        return None
+    above = min(scores.size, max(PILOT_MIN_ABOVE, int(np.ceil(fmr * scores.size))))
+    return float(np.partition(scores, scores.size - above)[scores.size - above])
 
 
 # --------------------------------------------------------------------------
@@ -62,6 +90,9 @@ def embedding_pair_stats(
     workers: int | None = None,
     executor=None,
     scratch_dir: str | None = None,
+    keep_from_score: float | None = None,
+    keep_fmr: float | None = None,
+    keep_share: float = 0.25,
 ) -> PairStats:
     """Blocked all-pairs pass over L2-normalised embeddings.
 
@@ -81,6 +112,11 @@ def embedding_pair_stats(
         executor (``fairaudit.common.executors``) runs them on a cluster
     scratch_dir : directory of the sorted matrix file, when one is needed (an
         executor on other processes, or an out-of-core set)
+    keep_from_score, keep_fmr, keep_share : also list every impostor comparison scoring at
+        least ``keep_from_score``, or at least the score a pilot sample of pairs puts at an FMR of
+        ``keep_fmr`` (:attr:`PairStats.high_scores`), unless a tile has more than ``keep_share``
+        of its comparisons there or the list would pass :data:`MAX_KEPT` (then it is dropped):
+        what the permutation tests need at a threshold above it, without another pass
     """
     executor = LocalExecutor(workers) if executor is None else executor
     n_ids = len(identity_names)
@@ -98,19 +134,35 @@ def embedding_pair_stats(
         executor.check_readable(path)
     pair_index, n_pairs = _pair_index(groups.n_groups)
     n_bins = grid.n_bins
+    if keep_from_score is None and keep_fmr is not None:
+        keep_from_score = pilot_score_at_fmr(rows, layout.ident, keep_fmr)
+    keep_from = -1 if keep_from_score is None else int(grid.bin_of(np.array([keep_from_score]))[0])
+    n_kept = 0
     spec = _Spec(scale=np.float32(1.0 / grid.width), offset=np.float32(-grid.lo / grid.width),
-                 n_bins=n_bins, pair_index=pair_index)
+                 n_bins=n_bins, pair_index=pair_index, keep_from=keep_from, keep_share=float(keep_share))
     hist = np.zeros((n_pairs, n_bins), dtype=np.int64)
-    batches = _batches(layout, executor.pairs_per_task)
+    batches = _batches(layout, executor.pairs_per_task, local=np.arange(n_ids))
     genuine: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    kept: dict[int, tuple] | None = {} if keep_from >= 0 else None
     # integer sums: the order in which tasks finish cannot change the result
-    for index, packed, size, gen in executor.run(_pass1_task, rows, batches, spec):
+    for index, packed, size, gen, listed in executor.run(_pass1_task, rows, batches, spec):
         for row, lo, counts in packed:
             hist[row, lo:lo + len(counts)] += counts
         if gen is not None:
             genuine[index] = gen
+        if kept is not None:
+            n_kept += 0 if listed is None else len(listed[0])
+            if listed is None or n_kept > MAX_KEPT:
+                kept = None  # a tile had too many, or all of them: the list is dropped
+            else:
+                kept[index] = listed
         if progress is not None:
             progress(size)
+    high = None
+    if kept is not None:
+        parts = [kept[k] for k in sorted(kept)]
+        high = HighScores(keep_from, *(np.concatenate([p[i] for p in parts]) if parts
+                                       else np.zeros(0, dtype=np.int32) for i in range(3)))
     # genuine scores in tile order, whatever order the tasks finished in
     parts = [genuine[k] for k in sorted(genuine)]
     gen_score = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
@@ -127,6 +179,7 @@ def embedding_pair_stats(
         n_samples_group=np.bincount(groups.codes[ident], minlength=groups.n_groups),
         route="embeddings",
         _source=(layout, rows, spec, executor),
+        high_scores=high,
     )
 
 

@@ -88,6 +88,8 @@ class PairStats:
     route: str = "embeddings"
     # route-specific inputs kept for the bootstrap's second look at the data
     _source: object = field(default=None, repr=False)
+    #: every impostor comparison in bin ``high_scores.keep_from`` or above, when the engine kept them
+    high_scores: "HighScores | None" = field(default=None, repr=False)
 
     @property
     def n_groups(self) -> int:
@@ -102,6 +104,17 @@ class PairStats:
 
     def pooled_impostor_hist(self) -> np.ndarray:
         return self.imp_hist.sum(axis=0)
+
+
+@dataclass(eq=False)
+class HighScores:
+    """Every impostor comparison scoring in bin ``keep_from`` or above, as identity codes ``a``
+    and ``b`` (in either order) and its ``bin``."""
+
+    keep_from: int
+    a: np.ndarray
+    b: np.ndarray
+    bin: np.ndarray
 
 
 def _pair_index(n_groups: int) -> tuple[np.ndarray, int]:

@@ -1,5 +1,6 @@
-"""Per identity pair impostor accepts within each group at the groups' thresholds, from either
-route: what the identity bootstrap resamples."""
+"""Per identity pair impostor comparisons within each group by threshold slot, from either route
+(what the identity bootstrap resamples), and every identity pair's accepts at the threshold (what
+the permutation tests permute)."""
 
 from __future__ import annotations
 
@@ -14,75 +15,104 @@ from fairaudit.verification.tiles import _batches, _pass2_task
 
 @dataclass(eq=False)
 class IdentityPairCounts:
-    """Impostor accepts of every identity pair of one group at K thresholds.
+    """Impostor comparisons of every identity pair of one group, by threshold slot.
 
-    ``counts[p, k]`` is the number of impostor comparisons between identities
-    ``id_a[p] < id_b[p]`` (local codes within the group) with score ``>=
-    thresholds[k]``. Pairs with no accept at any threshold are omitted.
-    ``totals`` (ScoreSet route only) holds the number of impostor comparisons
-    of every identity pair that has any, as ``(tot_a, tot_b, tot_n)``.
+    The group's thresholds are grid edges ``thresholds_k`` (ascending). Slot ``s`` holds the
+    comparisons with score in ``[edges[thresholds_k[s]], edges[thresholds_k[s + 1]])`` (the last
+    slot: at or above the highest threshold), so the accepts at threshold ``s`` are the sum of the
+    slots from ``s`` up. Pair ``p`` (``id_a[p] < id_b[p]``, local codes within the group) has
+    entries ``ptr[p]:ptr[p + 1]`` of ``slot`` (ascending) and ``count``; pairs with no comparison
+    at or above the lowest threshold are omitted. ``totals`` (ScoreSet route only) holds the number
+    of impostor comparisons of every identity pair that has any, as ``(tot_a, tot_b, tot_n)``.
     """
 
     thresholds_k: np.ndarray
     id_a: np.ndarray
     id_b: np.ndarray
-    counts: np.ndarray
+    ptr: np.ndarray
+    slot: np.ndarray
+    count: np.ndarray
     totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
+    @property
+    def n_pairs(self) -> int:
+        return len(self.id_a)
 
-def _aggregate(codes: list[np.ndarray], n_k: int, m: int,
-               weights: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn per-entry codes ``pair * n_k + k`` (each ``weights`` times) into per-pair cumulative counts."""
-    if not codes:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros((0, n_k), dtype=np.int64)
-    allc = np.concatenate(codes)
+    def cumulative(self) -> np.ndarray:
+        """``(pairs, thresholds)`` accepts of every listed pair at every threshold (dense: for tests
+        and small groups)."""
+        k = len(self.thresholds_k)
+        dense = np.zeros((self.n_pairs, k), dtype=np.int64)
+        owner = np.repeat(np.arange(self.n_pairs), np.diff(self.ptr))
+        np.add.at(dense, (owner, self.slot.astype(np.int64)), self.count)
+        return np.cumsum(dense[:, ::-1], axis=1)[:, ::-1]
+
+    def identity_accepts(self, m: int) -> np.ndarray:
+        """``(m, thresholds)`` accepts of every identity with the others of the group (each pair
+        counts for both of its identities) at every threshold."""
+        k = len(self.thresholds_k)
+        owner = np.repeat(np.arange(self.n_pairs), np.diff(self.ptr))
+        flat = self.slot.astype(np.int64)
+        per = np.zeros(m * k)
+        for ident in (self.id_a, self.id_b):
+            per += np.bincount(ident[owner].astype(np.int64) * k + flat, weights=self.count, minlength=m * k)
+        per = per.reshape(m, k)
+        return np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
+
+
+def csr_from_codes(pair: np.ndarray, slot: np.ndarray, n_k: int, m: int,
+                   weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """``(a, b, ptr, slot, count)`` of entries ``(pair = a * m + b, slot)``, each ``weights`` times."""
+    code = np.asarray(pair, dtype=np.int64) * n_k + np.asarray(slot, dtype=np.int64)
     if weights is None:
-        uniq, cnt = np.unique(allc, return_counts=True)
+        uniq, cnt = np.unique(code, return_counts=True)
     else:
-        uniq, inv = np.unique(allc, return_inverse=True)
-        cnt = np.bincount(inv.ravel(), weights=np.concatenate(weights), minlength=len(uniq)).astype(np.int64)
-    pair = uniq // n_k
-    k = uniq % n_k
-    pairs, inv = np.unique(pair, return_inverse=True)
-    dense = np.zeros((len(pairs), n_k), dtype=np.int64)
-    np.add.at(dense, (inv, k), cnt)
-    # entry in bin-range k counts for every threshold <= its score: cumulative from the top
-    cum = np.cumsum(dense[:, ::-1], axis=1)[:, ::-1]
-    return pairs // m, pairs % m, cum
+        uniq, inv = np.unique(code, return_inverse=True)
+        cnt = np.bincount(inv.ravel(), weights=weights, minlength=len(uniq))
+    pairs = uniq // n_k
+    starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if len(pairs) else np.zeros(0, dtype=np.int64)
+    first = pairs[starts]
+    return ((first // m).astype(np.int32), (first % m).astype(np.int32),
+            np.r_[starts, len(pairs)].astype(np.int64), (uniq % n_k).astype(np.int16),
+            np.asarray(cnt).astype(np.int32))
+
+
+def _luts(thresholds_k: Sequence[np.ndarray], n_bins: int) -> list[np.ndarray]:
+    out = []
+    for ks in thresholds_k:
+        # lut[q] = number of thresholds at or below bin q (0 = below all of them)
+        lut = np.zeros(n_bins + 2, dtype=np.int16)
+        lut[: n_bins] = np.searchsorted(np.asarray(ks, dtype=np.int64), np.arange(n_bins), side="right")
+        lut[n_bins:] = len(ks)
+        out.append(lut)
+    return out
 
 
 def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.ndarray]) -> list[IdentityPairCounts]:
-    """Second, within-group-only pass: per identity pair accepts at each group's thresholds.
+    """Second, within-group-only pass: per identity pair counts at each group's thresholds.
 
     ``thresholds_k[g]`` are grid edge indices (ascending) for group ``g``. Uses
-    the same rows, tiles and task code as the first pass, on the same executor,
-    so decisions agree with it.
+    the same rows, tiles and products as the first pass, on the same executor,
+    so decisions agree with it. Every identity pair lies in one tile pair, so the
+    tasks' pairs are disjoint and are joined without sorting.
     """
+    from fairaudit.verification.tiles import _concat_pair_slots
+
     layout, rows, spec, executor = stats._source  # type: ignore[misc]
-    n_bins = stats.grid.n_bins
     local = _local_identity_codes(stats)
     m_of = np.bincount(stats.groups.codes, minlength=stats.n_groups)
     batches = _batches(layout, executor.pairs_per_task, within_only=True, local=local)
-    codes: list[list[np.ndarray]] = [[] for _ in range(stats.n_groups)]
-    weights: list[list[np.ndarray]] = [[] for _ in range(stats.n_groups)]
-    kss, luts = [], []
-    for g in range(stats.n_groups):
-        ks = np.asarray(thresholds_k[g], dtype=np.int64)
-        kss.append(ks)
-        # lut[q] = number of thresholds at or below bin q (0 = below all of them)
-        lut = np.zeros(n_bins + 2, dtype=np.int16)
-        lut[: n_bins] = np.searchsorted(ks, np.arange(n_bins), side="right")
-        luts.append(lut)
+    kss = [np.asarray(ks, dtype=np.int64) for ks in thresholds_k]
+    luts = _luts(kss, stats.grid.n_bins)
     jobs = [(b, b.i[2], luts[b.i[2]], len(kss[b.i[2]]), int(m_of[b.i[2]])) for b in batches]
-    for g, code, count in executor.run(_pass2_task, rows, jobs, spec):
-        if code.size:
-            codes[g].append(code)
-            weights[g].append(count)
+    parts: list[dict] = [dict() for _ in range(stats.n_groups)]
+    for job, (g, *part) in zip(jobs, executor.run(_pass2_task, rows, jobs, spec)):
+        parts[g][job[0].index] = tuple(part)
     out = []
     for g in range(stats.n_groups):
-        a, b, c = _aggregate(codes[g], len(kss[g]), int(m_of[g]), weights[g])
-        out.append(IdentityPairCounts(thresholds_k=kss[g], id_a=a, id_b=b, counts=c))
+        # task order, whatever order they finished in: the same arrays from every engine
+        a, b, ptr, slot, count = _concat_pair_slots([parts[g][k] for k in sorted(parts[g])])
+        out.append(IdentityPairCounts(thresholds_k=kss[g], id_a=a, id_b=b, ptr=ptr, slot=slot, count=count))
     return out
 
 
@@ -96,7 +126,7 @@ def _local_identity_codes(stats: PairStats) -> np.ndarray:
 
 
 def score_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.ndarray]) -> list[IdentityPairCounts]:
-    """Per identity pair accepts (and comparison totals) within each group, from listed scores."""
+    """Per identity pair counts (and comparison totals) within each group, from listed scores."""
     score, genuine, ident_a, ident_b = stats._source  # type: ignore[misc]
     local = _local_identity_codes(stats)
     codes_g = stats.groups.codes
@@ -115,11 +145,11 @@ def score_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.ndarr
         m = int(m_of[g])
         ks = np.asarray(thresholds_k[g], dtype=np.int64)
         kidx = np.searchsorted(ks, bins[sel], side="right")
-        pair = lo[sel] * m + hi[sel]
+        pair = lo[sel].astype(np.int64) * m + hi[sel]
         keep = kidx > 0
-        ia, ib, c = _aggregate([pair[keep] * len(ks) + kidx[keep] - 1], len(ks), m)
+        ia, ib, ptr, slot, count = csr_from_codes(pair[keep], kidx[keep] - 1, len(ks), m)
         tp, tn = np.unique(pair, return_counts=True)
-        out.append(IdentityPairCounts(thresholds_k=ks, id_a=ia, id_b=ib, counts=c,
+        out.append(IdentityPairCounts(thresholds_k=ks, id_a=ia, id_b=ib, ptr=ptr, slot=slot, count=count,
                                       totals=(tp // m, tp % m, tn)))
     return out
 
@@ -141,16 +171,18 @@ class AllPairAccepts:
     totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def _split_pairs(pair: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    a, b = pair // m, pair % m
-    return np.minimum(a, b), np.maximum(a, b)
-
-
 def all_identity_pair_accepts(stats: PairStats, k_op: int) -> AllPairAccepts:
-    """A third pass (only when permutation tests are asked for): accepts at grid edge ``k_op`` of
-    every identity pair, over every tile (embeddings) or every listed impostor score. Memory is
-    O(identity pairs with an accept)."""
+    """Accepts at grid edge ``k_op`` of every identity pair: from the high scores the first pass
+    kept (when it kept every comparison at ``k_op`` and above), else from a third pass over every
+    tile (embeddings), or from every listed impostor score. Memory is O(identity pairs with an
+    accept)."""
     m = len(stats.identity_names)
+    high = stats.high_scores
+    if high is not None and k_op >= high.keep_from:
+        sel = high.bin >= k_op
+        a, b = high.a[sel].astype(np.int64), high.b[sel].astype(np.int64)
+        up, un = np.unique(np.minimum(a, b) * m + np.maximum(a, b), return_counts=True)
+        return AllPairAccepts(up // m, up % m, un.astype(np.int64))
     if stats.route == "scores":
         score, genuine, ident_a, ident_b = stats._source  # type: ignore[misc]
         imp = ~genuine
@@ -165,15 +197,15 @@ def all_identity_pair_accepts(stats: PairStats, k_op: int) -> AllPairAccepts:
     lut[k_op:] = 1
     batches = _batches(layout, executor.pairs_per_task, within_only=False, local=np.arange(m))
     jobs = [(b, 0, lut, 1, m) for b in batches]
-    codes, counts = [], []
-    for _, code, count in executor.run(_pass2_task, rows, jobs, spec):
-        if code.size:
-            codes.append(code)
-            counts.append(count)
-    if not codes:
+    a_parts, b_parts, c_parts = [], [], []
+    for _, a, b, _, _, count in executor.run(_pass2_task, rows, jobs, spec):
+        a_parts.append(a)
+        b_parts.append(b)
+        c_parts.append(count)
+    if not a_parts or not sum(len(a) for a in a_parts):
         empty = np.zeros(0, dtype=np.int64)
         return AllPairAccepts(empty, empty, empty)
-    lo, hi = _split_pairs(np.concatenate(codes), m)
-    uniq, inv = np.unique(lo * m + hi, return_inverse=True)
-    acc = np.bincount(inv.ravel(), weights=np.concatenate(counts), minlength=len(uniq)).astype(np.int64)
-    return AllPairAccepts(uniq // m, uniq % m, acc)
+    a, b = np.concatenate(a_parts).astype(np.int64), np.concatenate(b_parts).astype(np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(lo * m + hi, kind="stable")  # pairs are disjoint across tasks: a sort, no merge
+    return AllPairAccepts(lo[order], hi[order], np.concatenate(c_parts).astype(np.int64)[order])

@@ -49,6 +49,10 @@ class _Spec:
     offset: np.float32
     n_bins: int
     pair_index: np.ndarray
+    #: pass 1 also lists every comparison in this bin or above (``n_bins``: none)...
+    keep_from: int = -1
+    #: ...while a tile has fewer such comparisons than this share of its entries
+    keep_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,57 +114,73 @@ def _right(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Bin index of every score of a tile: the bin arithmetic ``s / width - lo / width`` is folded into
-    the product through the extra column; truncation is floor as every value is positive.
-    The result lives in the thread's workspace until the next call."""
-    shape = (left.shape[0], right.shape[0])
-    scores = _WORK.get("scores", shape, np.float32)
+def _coordinates(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Bin coordinate of every score of a tile: the bin arithmetic ``s / width - lo / width`` is
+    folded into the product through the extra column. Lives in the thread's workspace until the
+    next call."""
+    scores = _WORK.get("scores", (left.shape[0], right.shape[0]), np.float32)
     np.matmul(left, right.T, out=scores)
-    q = _WORK.get("bins", shape, np.intp)
+    return scores
+
+
+def _bins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Bin index of every score of a tile: truncation of :func:`_coordinates` (floor, as every
+    value is positive). The result lives in the thread's workspace until the next call."""
+    scores = _coordinates(left, right)
+    q = _WORK.get("bins", scores.shape, np.intp)
     np.copyto(q, scores, casting="unsafe")
     return q
 
 
-def _batch_bins(rows, batch: _Batch, spec: _Spec):
+def _batch_bins(rows, batch: _Batch, spec: _Spec, as_bins: bool = True):
     """The first tile's rows, and a generator of ``(k, (s2, e2, g2), q, diagonal)``: the bin indices
-    ``q`` of the first tile against the batch's ``k``-th tile (``q`` is reused by the next one)."""
+    ``q`` of the first tile against the batch's ``k``-th tile (``q`` is reused by the next one), or
+    with ``as_bins=False`` the float32 bin coordinates they truncate (``int(s)`` is the bin)."""
     s1, e1, _ = batch.i
     x1 = rows.rows(s1, e1)
     left = _left(x1, spec)
+    product = _bins if as_bins else _coordinates
 
     def tiles():
         for k, (s2, e2, g2) in enumerate(batch.js):
-            yield k, (s2, e2, g2), _bins(left, _right(x1 if s2 == s1 else rows.rows(s2, e2))), s2 == s1
+            yield k, (s2, e2, g2), product(left, _right(x1 if s2 == s1 else rows.rows(s2, e2))), s2 == s1
 
     return x1, tiles()
 
 
 def _pass1_task(rows, batch: _Batch, spec: _Spec, check_threads: bool = True):
-    """Impostor histograms of every group pair the batch touches, and the exact genuine scores of
-    the diagonal tile. Returns ``(index, [(row, first_bin, counts)], n_entries, genuine or None)``."""
+    """Impostor histograms of every group pair the batch touches, the exact genuine scores of the
+    diagonal tile and the comparisons at or above ``spec.keep_from``. Returns ``(index, [(row,
+    first_bin, counts)], n_entries, genuine or None, kept)``: ``kept`` is ``(identity a, identity
+    b, bin)`` arrays, or None when a tile had more such comparisons than ``spec.keep_share`` of
+    its entries (the list would be incomplete)."""
+    from fairaudit.verification import kernels
+
     if check_threads:
         _one_blas_thread()
     g1 = batch.i[2]
     n_bins = spec.n_bins
-    sentinel = n_bins  # masked entries land here and are dropped
+    keep_from = spec.keep_from if spec.keep_from >= 0 else n_bins
     totals: dict[int, np.ndarray] = {}
     size = 0
     genuine = None
-    x1, tiles = _batch_bins(rows, batch, spec)
-    for _, (_, _, g2), q, diagonal in tiles:
-        if diagonal:
-            q[_diag_mask(batch.ident_i)] = sentinel
-        counts = np.bincount(q.ravel(), minlength=n_bins + 1)
-        top = counts[n_bins + 1:].sum()  # float rounding above 1 + margin: top bin
-        counts = counts[:n_bins]
-        counts[-1] += top
+    kept: list | None = []
+    row_runs, row_ids = _runs(batch.local[0])
+    x1, tiles = _batch_bins(rows, batch, spec, as_bins=False)
+    for k, (_, _, g2), scores, diagonal in tiles:
+        col_runs, col_ids = (row_runs, row_ids) if diagonal else _runs(batch.local[1 + k])
         row = int(spec.pair_index[g1, g2])
-        if row in totals:
-            totals[row] += counts
-        else:
-            totals[row] = counts
-        size += q.size
+        counts = totals.get(row)
+        if counts is None:
+            counts = totals[row] = np.zeros(n_bins, dtype=np.int64)
+        room = int(spec.keep_share * scores.size) + 1024 if keep_from < n_bins else 0
+        n, listed = kernels.histogram(scores, row_runs, col_runs, row_ids, col_ids, diagonal, n_bins,
+                                      counts, keep_from, room)
+        size += scores.size
+        if listed is None:
+            kept = None
+        elif kept is not None and len(listed[0]):
+            kept.append(listed)
     if batch.ident_i is not None:
         codes, local = np.unique(batch.ident_i, return_inverse=True)
         score, owner = _genuine_scores(np.asarray(x1), local.astype(np.int64), len(codes))
@@ -170,32 +190,50 @@ def _pass1_task(rows, batch: _Batch, spec: _Spec, check_threads: bool = True):
         nz = np.flatnonzero(counts)
         lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
         packed.append((row, lo, counts[lo:hi].copy()))
-    return batch.index, packed, size, genuine
+    if kept is not None:
+        kept = tuple(np.concatenate([p[i] for p in kept]) if kept else np.zeros(0, dtype=np.int32)
+                     for i in range(3))
+    return batch.index, packed, size, genuine, kept
+
+
+def _runs(local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boundaries of the identity runs of a tile's rows (identities are contiguous), and their codes."""
+    starts = np.flatnonzero(np.r_[True, local[1:] != local[:-1]]) if len(local) else np.zeros(0, dtype=np.int64)
+    return np.r_[starts, len(local)].astype(np.int64), np.asarray(local)[starts].astype(np.int32)
 
 
 def _pass2_task(rows, job: tuple, spec: _Spec, check_threads: bool = True):
-    """Per identity pair accepts at a group's thresholds: ``(group, codes, counts)`` with ``code =
-    (id_a * m + id_b) * n_k + k`` over the batch's within-group tiles. ``job`` is ``(batch, group,
-    lut, n_k, m)``: ``lut[q]`` is the number of the group's thresholds at or below bin ``q``."""
+    """Per identity pair counts by threshold slot over the batch's within-group tiles: ``(group, a,
+    b, ptr, slot, count)``, the pairs ``a < b`` (local codes) with a comparison at or above the
+    group's lowest threshold and, for each, its entries (see :class:`IdentityPairCounts`). ``job``
+    is ``(batch, group, lut, n_k, m)``: ``lut[q]`` is the number of the group's thresholds at or
+    below bin ``q``. Every identity pair lies in exactly one tile pair: no two tasks share one."""
+    from fairaudit.verification import kernels
+
     if check_threads:
         _one_blas_thread()
-    batch, group, lut, n_k, m = job
-    local_i = batch.local[0]
-    out = []
-    _, tiles = _batch_bins(rows, batch, spec)
-    for k, _, q, diagonal in tiles:
-        local_j = batch.local[1 + k]
-        np.minimum(q, spec.n_bins, out=q)
-        kidx = lut[q]
-        if diagonal:
-            kidx[_diag_mask(batch.ident_i)] = 0
-        r, c = np.nonzero(kidx)
-        pair = local_i[r].astype(np.int64) * m + local_j[c]
-        out.append(pair * n_k + (kidx[r, c].astype(np.int64) - 1))
-    if not out:
-        return group, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    codes, counts = np.unique(np.concatenate(out), return_counts=True)
-    return group, codes, counts
+    batch, group, lut, n_k, _ = job
+    row_runs, row_ids = _runs(batch.local[0])
+    parts = []
+    _, tiles = _batch_bins(rows, batch, spec, as_bins=False)
+    for k, _, scores, diagonal in tiles:
+        col_runs, col_ids = (row_runs, row_ids) if diagonal else _runs(batch.local[1 + k])
+        parts.append(kernels.pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut,
+                                        spec.n_bins, n_k))
+    return (group,) + _concat_pair_slots(parts)
+
+
+def _concat_pair_slots(parts: list) -> tuple[np.ndarray, ...]:
+    """One ``(a, b, ptr, slot, count)`` of several, in order."""
+    if not parts:
+        return (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int64),
+                np.zeros(0, dtype=np.int16), np.zeros(0, dtype=np.int32))
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p[2][-1] for p in parts[:-1]])
+    ptr = np.concatenate([parts[0][2][:1]] + [p[2][1:] + o for p, o in zip(parts, offsets)])
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), ptr,
+            np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts]))
 
 
 def _batches(layout: _Layout, pairs_per_task: int, within_only: bool = False,
