@@ -12,7 +12,8 @@ import fairaudit
 from fairaudit import errors
 from fairaudit.verification.audit import BAD_N_PERM
 from fairaudit.verification.comparisons import COMPARISON_COLUMNS
-from fairaudit.verification.permutation import PERM_CHUNK, draw_membership, holm
+from fairaudit.verification.kernels import random_subsets
+from fairaudit.verification.permutation import holm
 
 
 def population(n_ids=(8, 8, 8), spreads=(0.8, 0.8, 0.8), k=(2, 4), d=10, seed=0):
@@ -146,17 +147,23 @@ def test_intervals_and_pvalues_equal_brute_force_on_materialised_scores():
         observed = brute_rate(p, np.isin(np.arange(len(p["names"])), units[in_a]), metric, THRESHOLD) - \
             brute_rate(p, np.isin(np.arange(len(p["names"])), units[~in_a]), metric, THRESHOLD)
         extreme = valid = 0
-        for s in range(0, n_perm, PERM_CHUNK):
-            member = draw_membership(rng, min(PERM_CHUNK, n_perm - s), len(units), int(in_a.sum()))
-            for row in member.astype(bool):
-                first = np.zeros(len(p["names"]), dtype=bool)
-                second = np.zeros(len(p["names"]), dtype=bool)
-                first[units[row]] = True
-                second[units[~row]] = True
-                d = brute_rate(p, first, metric, THRESHOLD) - brute_rate(p, second, metric, THRESHOLD)
-                if np.isfinite(d):
-                    valid += 1
-                    extreme += abs(d) >= abs(observed) * (1 - 1e-9)
+        # one seed per row; a random subset of the smaller side, the rest is the other side
+        n_a = int(in_a.sum())
+        pick_a = n_a <= len(units) - n_a
+        seed = int(rng.integers(0, 2**63, dtype=np.int64))
+        for picked in random_subsets(len(units), n_a if pick_a else len(units) - n_a, n_perm, seed):
+            row = np.zeros(len(units), dtype=bool)
+            row[picked] = True
+            if not pick_a:
+                row = ~row
+            first = np.zeros(len(p["names"]), dtype=bool)
+            second = np.zeros(len(p["names"]), dtype=bool)
+            first[units[row]] = True
+            second[units[~row]] = True
+            d = brute_rate(p, first, metric, THRESHOLD) - brute_rate(p, second, metric, THRESHOLD)
+            if np.isfinite(d):
+                valid += 1
+                extreme += abs(d) >= abs(observed) * (1 - 1e-9)
         assert table.loc[(metric, a, b)].p_value == pytest.approx((1 + extreme) / (1 + valid), abs=1e-15)
         assert table.loc[(metric, a, b)].n_perm == n_perm
     assert r.comparisons.loc[r.comparisons.metric == "eer", "p_value"].isna().all()
@@ -172,6 +179,27 @@ def test_same_seed_same_pvalues_and_n_perm_zero_gives_none():
     # the bootstrap does not depend on the permutations
     assert z.by_group.equals(a.by_group)
     assert np.allclose(z.comparisons.difference_ci_low, a.comparisons.difference_ci_low, equal_nan=True)
+
+
+def test_random_subsets_are_uniform():
+    """Every unit, and every pair of units, is drawn as often as a uniform subset would."""
+    from scipy import stats
+
+    n, k, sets = 12, 5, 20000
+    picked = random_subsets(n, k, sets, 123)
+    assert picked.shape == (sets, k)
+    assert all(len(set(row)) == k for row in picked[:500])  # no unit twice in a set
+    counts = np.bincount(picked.ravel(), minlength=n)
+    assert stats.chisquare(counts).pvalue > 1e-3
+    both = np.zeros((n, n))
+    member = np.zeros((sets, n))
+    np.put_along_axis(member, picked, 1.0, axis=1)
+    both = member.T @ member
+    expected = sets * k * (k - 1) / (n * (n - 1))
+    iu = np.triu_indices(n, 1)
+    assert stats.chisquare(both[iu], np.full(len(iu[0]), expected)).pvalue > 1e-3
+    np.testing.assert_array_equal(random_subsets(n, k, 50, 7), random_subsets(n, k, 50, 7))
+    assert not np.array_equal(random_subsets(n, k, 50, 7), random_subsets(n, k, 50, 8))
 
 
 def test_holm_against_hand_computation():

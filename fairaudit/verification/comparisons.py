@@ -16,8 +16,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from fairaudit.verification.bootstrap import full_weights, percentile_interval
-from fairaudit.verification.permutation import PermutationData, holm, pair_matrix, pair_sum, permutation_pvalue
+from fairaudit.verification.bootstrap import full_weights, pair_sums, percentile_interval
+from fairaudit.verification.permutation import PermutationData, draw_seed, holm, permutation_pvalue
 
 #: columns of ``VerificationResult.comparisons``
 COMPARISON_COLUMNS = (
@@ -49,20 +49,48 @@ def _permutation_data(stats, units, threshold: float, accepts) -> PermutationDat
                            (accepts.id_a, accepts.id_b, accepts.accepts), accepts.totals)
 
 
-def _rest_replicates(stats, weights, accepts, threshold: float, g: int) -> dict[str, np.ndarray]:
-    """FMR and FNMR of the identities outside group g in every bootstrap replicate."""
+def _rest_replicates(stats, weights, accepts, threshold: float) -> dict[int, dict[str, np.ndarray]]:
+    """FMR and FNMR of the identities outside each group g in every bootstrap replicate: one pass
+    of the pair kernel sums every replicate's weighted accepts by group pair, and "outside g" is
+    every group pair without g."""
+    codes = stats.groups.codes
+    G = stats.n_groups
     w = full_weights(stats, weights)
-    w[:, stats.groups.codes == g] = 0.0
     m = len(stats.identity_names)
     gen = np.bincount(stats.gen_identity, minlength=m).astype(float)
     rej = np.bincount(stats.gen_identity, weights=(stats.gen_score < threshold).astype(float), minlength=m)
-    num = pair_sum(pair_matrix(accepts.id_a, accepts.id_b, accepts.accepts, m), w)
+    index = stats.pair_index
+    n_rows = int(index.max()) + 1
+
+    def by_group_pair(a, b, values):
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        row = index[codes[a], codes[b]]
+        order = np.argsort(row, kind="stable")  # one entry per pair: any order, slots ascend trivially
+        pairs = (a[order].astype(np.int32), b[order].astype(np.int32), np.arange(len(a) + 1, dtype=np.int64),
+                 row[order].astype(np.int16 if n_rows < 2**15 else np.int32), np.asarray(values)[order].astype(np.int32))
+        return pair_sums(pairs, np.arange(n_rows, dtype=np.int64), w, n_rows)
+
+    num_rows = by_group_pair(accepts.id_a, accepts.id_b, accepts.accepts)
     if accepts.totals is None:
         n = stats.identity_samples.astype(float)
-        den = ((w @ n) ** 2 - (w ** 2) @ (n ** 2)) / 2.0
+        u = np.stack([w[:, codes == g] @ n[codes == g] for g in range(G)], axis=1)
+        v = np.stack([(w[:, codes == g] ** 2) @ (n[codes == g] ** 2) for g in range(G)], axis=1)
     else:
-        den = pair_sum(pair_matrix(*accepts.totals, m), w)
-    return {"fmr": _ratio(num, den), "fnmr": _ratio(w @ rej, w @ gen)}
+        den_rows = by_group_pair(*accepts.totals)
+    gen_g = np.stack([w[:, codes == g] @ gen[codes == g] for g in range(G)], axis=1)
+    rej_g = np.stack([w[:, codes == g] @ rej[codes == g] for g in range(G)], axis=1)
+    out = {}
+    for g in range(G):
+        keep = np.array([index[a, b] for a in range(G) for b in range(a, G) if g not in (a, b)], dtype=np.int64)
+        num = num_rows[:, keep].sum(axis=1)
+        if accepts.totals is None:
+            others = np.arange(G) != g
+            den = (u[:, others].sum(axis=1) ** 2 - v[:, others].sum(axis=1)) / 2.0
+        else:
+            den = den_rows[:, keep].sum(axis=1)
+        others = np.arange(G) != g
+        out[g] = {"fmr": _ratio(num, den), "fnmr": _ratio(rej_g[:, others].sum(axis=1), gen_g[:, others].sum(axis=1))}
+    return out
 
 
 def comparisons_table(stats, *, values: dict[str, np.ndarray], replicates: dict[str, np.ndarray],
@@ -72,8 +100,8 @@ def comparisons_table(stats, *, values: dict[str, np.ndarray], replicates: dict[
 
     ``values[metric]`` holds each group's figure (group order), ``replicates[metric]`` its
     ``(n_boot, G)`` bootstrap replicates drawn with ``weights``; ``accepts`` comes from
-    ``all_identity_pair_accepts`` at the threshold. Permutations are drawn from ``rng`` row by row,
-    in table order, ``n_perm`` per row with a p-value.
+    ``all_identity_pair_accepts`` at the threshold. Every row with a p-value draws one seed from
+    ``rng``, in table order; its ``n_perm`` permutations follow from that seed.
     """
     labels = stats.groups.labels
     codes = stats.groups.codes
@@ -91,27 +119,42 @@ def comparisons_table(stats, *, values: dict[str, np.ndarray], replicates: dict[
         })
 
     everyone = None
-    rest_reps = {}
+    rest_reps = None
+    tests = {}  # row -> (data, first, metric, seed): run together, in threads, once seeds are drawn
     for metric in ("fmr", "fnmr", "eer"):
         vals, reps = values[metric], replicates[metric]
         for a, b in combinations(range(G), 2):
-            p = float("nan")
             if metric != "eer" and n_perm:
                 units = np.flatnonzero((codes == a) | (codes == b))
                 data = _permutation_data(stats, units, threshold, accepts)
-                p = permutation_pvalue(data, (codes[units] == a).astype(float), metric, n_perm, rng)
-            add(metric, "pair", labels[a], labels[b], vals[a], vals[b], reps[:, a], reps[:, b], p)
+                tests[len(rows)] = (data, (codes[units] == a).astype(float), metric, draw_seed(rng))
+            add(metric, "pair", labels[a], labels[b], vals[a], vals[b], reps[:, a], reps[:, b], float("nan"))
         if metric == "eer" or G < 3:  # with two groups, "the rest" is the other group
             continue
         if everyone is None:
             everyone = _permutation_data(stats, np.arange(len(codes)), threshold, accepts)
         for g in range(G):
-            if g not in rest_reps:
-                rest_reps[g] = _rest_replicates(stats, weights, accepts, threshold, g)
+            if rest_reps is None:
+                rest_reps = _rest_replicates(stats, weights, accepts, threshold)
             first = (codes == g).astype(float)
             rest_value = everyone.rates(1.0 - first[None, :], metric)[0]
-            p = permutation_pvalue(everyone, first, metric, n_perm, rng) if n_perm else float("nan")
-            add(metric, "vs_rest", labels[g], REST, vals[g], rest_value, reps[:, g], rest_reps[g][metric], p)
+            if n_perm:
+                tests[len(rows)] = (everyone, first, metric, draw_seed(rng))
+            add(metric, "vs_rest", labels[g], REST, vals[g], rest_value, reps[:, g], rest_reps[g][metric],
+                float("nan"))
+    if tests:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from fairaudit.verification.bootstrap import _threads
+
+        def run(item):
+            data, first, metric, seed = item
+            return permutation_pvalue(data, first, metric, n_perm, seed=seed)
+
+        with ThreadPoolExecutor(min(_threads(), len(tests))) as pool:  # the kernels release the GIL
+            for row, p in zip(tests, pool.map(run, tests.values())):
+                rows[row]["p_value"] = p
+                rows[row]["n_perm"] = int(n_perm) if np.isfinite(p) else 0
     if not rows:
         return empty_comparisons()
     table = pd.DataFrame(rows)

@@ -51,7 +51,7 @@ from fairaudit.verification.tiles import LocalExecutor, _batches, _pass1_task, _
 #: the most high-scoring comparisons the first pass keeps (12 bytes each)
 MAX_KEPT = 40_000_000
 #: samples drawn for the pilot estimate of a score quantile
-PILOT_SAMPLES = 4000
+PILOT_SAMPLES = 2000
 #: fewest pilot impostor scores above the estimated score
 PILOT_MIN_ABOVE = 50
 
@@ -66,9 +66,9 @@ def pilot_score_at_fmr(rows, ident: np.ndarray, fmr: float, seed: int = 0) -> fl
     pick = np.sort(rng.choice(n, size=min(n, PILOT_SAMPLES), replace=False))
     x = np.asarray(rows.array[pick] if hasattr(rows, "array") else np.load(rows.path, mmap_mode="r")[pick],
                    dtype=np.float32)
-    s = x @ x.T
-    iu, ju = np.triu_indices(len(pick), 1)
-    scores = s[iu, ju][ident[pick][iu] != ident[pick][ju]]
+    ids = ident[pick]
+    upper = np.triu(np.ones((len(pick), len(pick)), dtype=bool), 1) & (ids[:, None] != ids[None, :])
+    scores = (x @ x.T)[upper]
     if scores.size == 0:
         return None
     above = min(scores.size, max(PILOT_MIN_ABOVE, int(np.ceil(fmr * scores.size))))

@@ -50,13 +50,10 @@ class IdentityPairCounts:
     def identity_accepts(self, m: int) -> np.ndarray:
         """``(m, thresholds)`` accepts of every identity with the others of the group (each pair
         counts for both of its identities) at every threshold."""
-        k = len(self.thresholds_k)
-        owner = np.repeat(np.arange(self.n_pairs), np.diff(self.ptr))
-        flat = self.slot.astype(np.int64)
-        per = np.zeros(m * k)
-        for ident in (self.id_a, self.id_b):
-            per += np.bincount(ident[owner].astype(np.int64) * k + flat, weights=self.count, minlength=m * k)
-        per = per.reshape(m, k)
+        from fairaudit.verification import kernels
+
+        per = kernels.identity_slot_sums(self.id_a, self.id_b, self.ptr, self.slot, self.count, m,
+                                         len(self.thresholds_k)).astype(np.float64)
         return np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
 
 

@@ -95,25 +95,29 @@ def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_b
     for ra in range(n_r):
         cb0 = ra + 1 if diagonal else 0
         for cb in range(cb0, n_c):
-            hist[:] = 0
-            anything = False
+            lo_s = n_slots
+            hi_s = -1
             for i in range(row_runs[ra], row_runs[ra + 1]):
                 row = scores[i]
                 for j in range(col_runs[cb], col_runs[cb + 1]):
                     q = int(row[j])
                     if q > n_bins:
                         q = n_bins
-                    s = lut[q]
-                    if s > 0:
-                        hist[s - 1] += 1
-                        anything = True
-            if not anything:
+                    s = lut[q] - 1
+                    if s >= 0:
+                        hist[s] += 1
+                        if s < lo_s:
+                            lo_s = s
+                        if s > hi_s:
+                            hi_s = s
+            if hi_s < 0:
                 continue
-            for s in range(n_slots):
+            for s in range(lo_s, hi_s + 1):  # only the slots this pair touched are non-zero
                 if hist[s]:
                     out_slot[n_entries] = s
                     out_count[n_entries] = hist[s]
                     n_entries += 1
+                    hist[s] = 0
             out_a[n_pairs] = row_ids[ra]
             out_b[n_pairs] = col_ids[cb]
             n_pairs += 1
@@ -201,24 +205,114 @@ def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int) 
 
 
 # --------------------------------------------------------------------------
-# the permutation tests: sum over pairs of one set of a value, for many sets
+# the permutation tests: random subsets and the pair sums within them
 # --------------------------------------------------------------------------
-def _within_set_sums(indptr, indices, values, members, sets, out):
-    """For every set ``k`` (``members[k]``: its units, ``sets[k, u]``: 1 if unit ``u`` is in it),
-    ``out[k] = sum of values[i, j]`` over the set's pairs ``i < j``, with the pairs of a unit in
-    CSR form (``indptr``, ``indices``, ``values``; each pair listed once, at its lower unit)."""
-    for k in range(members.shape[0]):
-        mark = sets[k]
-        total = 0.0
-        for t in range(members.shape[1]):
-            i = members[k, t]
-            for e in range(indptr[i], indptr[i + 1]):
-                if mark[indices[e]]:
-                    total += values[e]
-        out[k] = total
+def _random_subsets(perm, state_box, picked):
+    """``picked[k]``: a uniformly random subset of the units in ``perm`` (a permutation of them,
+    kept from call to call), of ``picked.shape[1]`` units, for every row ``k``: a partial
+    Fisher-Yates shuffle driven by SplitMix64 (Steele, Lea & Flood 2014) from ``state_box[0]``,
+    53 random bits per draw."""
+    n_units = len(perm)
+    state = state_box[0]
+    scale = 1.0 / 9007199254740992.0  # 2**-53
+    for k in range(picked.shape[0]):
+        for t in range(picked.shape[1]):
+            state = state + np.uint64(0x9E3779B97F4A7C15)
+            z = state
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            bits = z ^ (z >> np.uint64(31))
+            j = t + int(float(bits >> np.uint64(11)) * scale * (n_units - t))
+            if j >= n_units:  # pragma: no cover - float rounding at the very top
+                j = n_units - 1
+            tmp = perm[t]
+            perm[t] = perm[j]
+            perm[j] = tmp
+            picked[k, t] = perm[t]
+    state_box[0] = state
 
 
-def within_set_sums(indptr, indices, values, members, sets) -> np.ndarray:
-    out = np.zeros(members.shape[0])
-    _jit(_within_set_sums)(indptr, indices, values, members, sets, out)
+class RandomSubsets:
+    """Uniformly random ``n_pick``-subsets of ``range(n_units)`` from ``seed``, chunk after chunk
+    (the chunks together are the same draws as one call for all)."""
+
+    def __init__(self, n_units: int, n_pick: int, seed: int):
+        self.perm = np.arange(n_units, dtype=np.int64)
+        self.state = np.array([seed], dtype=np.uint64)
+        self.n_pick = int(n_pick)
+
+    def draw(self, n_sets: int) -> np.ndarray:
+        picked = np.empty((n_sets, self.n_pick), dtype=np.int64)
+        if n_sets and self.n_pick:
+            _jit(_random_subsets)(self.perm, self.state, picked)
+        return picked
+
+
+def random_subsets(n_units: int, n_pick: int, n_sets: int, seed: int) -> np.ndarray:
+    """``(n_sets, n_pick)`` unit indices: :class:`RandomSubsets` in one chunk."""
+    return RandomSubsets(n_units, n_pick, seed).draw(n_sets)
+
+
+def _within_set_sums(indptr, indices, values, masks, slices):
+    """Pair sums within 64 sets at once: bit ``p`` of ``masks[u]`` marks unit ``u`` in set ``p``.
+    For every pair ``i < j`` (CSR at the lower unit, integer ``values``) the sets holding both
+    (``masks[i] & masks[j]``) gain ``value``, added in binary into bit-sliced counters: bit ``p`` of
+    ``slices[k]`` is bit ``k`` of set ``p``'s sum. About two word operations per pair for 64 sets."""
+    for i in range(len(indptr) - 1):
+        mi = masks[i]
+        if mi == 0:
+            continue
+        for e in range(indptr[i], indptr[i + 1]):
+            m = mi & masks[indices[e]]
+            if m == 0:
+                continue
+            v = values[e]
+            k = 0
+            while v:
+                if v & 1:
+                    carry = m
+                    j = k
+                    while carry:
+                        t = slices[j] & carry
+                        slices[j] ^= carry
+                        carry = t
+                        j += 1
+                v >>= 1
+                k += 1
+
+
+def within_set_sums(indptr, indices, values, picked: np.ndarray, n_units: int) -> np.ndarray:
+    """``(n_sets,)``: the sum of ``values`` over the pairs ``i < j`` (CSR at the lower unit, integer
+    values) with both units in set ``picked[k]``, 64 sets per pass over the pairs."""
+    values = np.asarray(values, dtype=np.int64)
+    n_sets = picked.shape[0]
+    out = np.zeros(n_sets)
+    if n_sets == 0 or len(values) == 0:
+        return out
+    levels = int(values.sum()).bit_length() + 1
+    weights = 2.0 ** np.arange(levels)
+    kernel = _jit(_within_set_sums)
+    for s in range(0, n_sets, 64):
+        block = picked[s:s + 64]
+        masks = np.zeros(n_units, dtype=np.uint64)
+        for p, row in enumerate(block):
+            masks[row] |= np.uint64(1) << np.uint64(p)
+        slices = np.zeros(levels, dtype=np.uint64)
+        kernel(indptr, indices, values, masks, slices)
+        bits = (slices[:, None] >> np.arange(len(block), dtype=np.uint64)[None, :]) & np.uint64(1)
+        out[s:s + len(block)] = weights @ bits.astype(np.float64)
+    return out
+
+
+def _identity_slot_sums(pa, pb, ptr, slot, count, out):
+    """``out[i, s]``: the counts in slot ``s`` of every pair of identity ``i``."""
+    for p in range(len(pa)):
+        for e in range(ptr[p], ptr[p + 1]):
+            out[pa[p], slot[e]] += count[e]
+            out[pb[p], slot[e]] += count[e]
+
+
+def identity_slot_sums(pa, pb, ptr, slot, count, m: int, n_slots: int) -> np.ndarray:
+    out = np.zeros((m, n_slots), dtype=np.int64)
+    _jit(_identity_slot_sums)(pa, pb, ptr, slot, count, out)
     return out

@@ -13,46 +13,45 @@ the same, fixed threshold. No score is recomputed:
 
 The p-value is two-sided, ``(1 + #{|d*| >= |d|}) / (1 + n)`` over the ``n`` permutations whose
 difference ``d*`` is defined (Phipson & Smyth 2010: never 0).
+
+A permutation is a uniformly random subset of the units of the size of the smaller set, drawn in a
+compiled kernel (a partial Fisher-Yates shuffle driven by SplitMix64, seeded by one draw from the
+audit's generator per test, so the same ``random_state`` gives the same p-values). The pairs within the
+subsets are summed 64 subsets per pass over the pairs (bit-sliced counters); the other set's sums
+follow from the totals (``within(rest) = total - sum_{i in S} degree_i + within(S)``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def pair_matrix(a, b, values, n_units: int):
-    """Symmetric sparse ``(n_units, n_units)`` matrix with ``values[p]`` at ``(a_p, b_p)`` and
-    ``(b_p, a_p)`` (pairs ``a_p != b_p``, each listed once)."""
-    from scipy.sparse import coo_matrix
-
-    v = np.asarray(values, dtype=np.float64)
-    rows = np.r_[np.asarray(a), np.asarray(b)]
-    cols = np.r_[np.asarray(b), np.asarray(a)]
-    return coo_matrix((np.r_[v, v], (rows, cols)), shape=(n_units, n_units)).tocsr()
-
-
-def pair_sum(matrix, weights: np.ndarray) -> np.ndarray:
-    """``sum_{i<j} w_i w_j v_ij`` for every row ``w`` of ``weights``: half of ``w S w^T``."""
-    weights = np.asarray(weights, dtype=np.float64)
-    return 0.5 * np.einsum("ku,uk->k", weights, matrix @ weights.T)
-
-#: permutations drawn and evaluated at once (memory ``8 * chunk * identities`` bytes)
+#: permutations drawn and evaluated at once (memory ``8 * chunk * set size`` bytes)
 PERM_CHUNK = 200
 #: relative tolerance for a permuted difference to count as "as extreme" (float round-off)
 TIE_TOLERANCE = 1e-9
 
 
-def draw_membership(rng: np.random.Generator, n_perm: int, n_units: int, n_first: int) -> np.ndarray:
-    """``(n_perm, n_units)`` 0/1 matrix: row p marks the ``n_first`` units of the first set in
-    permutation p (a uniform random subset of that size). Drawn in chunks of :data:`PERM_CHUNK`
-    permutations, each chunk by ``rng.permuted`` of ``arange(n_units)`` rows."""
-    out = np.zeros((n_perm, n_units))
-    for s in range(0, n_perm, PERM_CHUNK):
-        k = min(PERM_CHUNK, n_perm - s)
-        order = rng.permuted(np.tile(np.arange(n_units), (k, 1)), axis=1)
-        rows = np.arange(k)[:, None]
-        out[s + rows, order[:, :n_first]] = 1.0
-    return out
+class _Pairs:
+    """Values of unit pairs ``a != b`` (each listed once) in CSR form at the lower unit, with every
+    unit's degree (the sum over its pairs) and the total."""
+
+    def __init__(self, a, b, values, n_units: int):
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        v = np.asarray(values, dtype=np.int64)  # counts
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        order = np.argsort(lo, kind="stable")
+        self.indptr = np.r_[0, np.cumsum(np.bincount(lo, minlength=n_units))].astype(np.int64)
+        self.indices = hi[order]
+        self.values = v[order]
+        self.degree = (np.bincount(a, weights=v, minlength=n_units)
+                       + np.bincount(b, weights=v, minlength=n_units)) if len(v) else np.zeros(n_units)
+        self.total = float(v.sum())
+        self.n_units = n_units
+
+    def within(self, picked: np.ndarray) -> np.ndarray:
+        from fairaudit.verification import kernels
+
+        return kernels.within_set_sums(self.indptr, self.indices, self.values, picked, self.n_units)
 
 
 class PermutationData:
@@ -72,57 +71,99 @@ class PermutationData:
         self.rej = np.asarray(rej, dtype=np.float64)[self.units]
         self.samples = None if samples is None else np.asarray(samples, dtype=np.float64)[self.units]
         u = len(self.units)
-        self.acc = pair_matrix(*_restrict(local, accepts), u)
-        self.tot = None if totals is None else pair_matrix(*_restrict(local, totals), u)
+        self.acc = _Pairs(*_restrict(local, accepts), u)
+        self.tot = None if totals is None else _Pairs(*_restrict(local, totals), u)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    def set_and_rest(self, picked: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """``metric`` ("fmr" or "fnmr") of every set ``picked[k]`` (unit indices) and of the units
+        outside it (NaN where a set has no comparison of that kind)."""
+        picked = np.asarray(picked, dtype=np.int64)
+        if metric == "fnmr":
+            num, den = self.rej[picked].sum(axis=1), self.gen[picked].sum(axis=1)
+            num_r, den_r = self.rej.sum() - num, self.gen.sum() - den
+        else:
+            num = self.acc.within(picked)
+            num_r = self.acc.total - self.acc.degree[picked].sum(axis=1) + num
+            if self.tot is None:
+                n = self.samples
+                s1, s2 = n[picked].sum(axis=1), (n[picked] ** 2).sum(axis=1)
+                den = (s1**2 - s2) / 2.0
+                den_r = ((n.sum() - s1) ** 2 - ((n**2).sum() - s2)) / 2.0
+            else:
+                den = self.tot.within(picked)
+                den_r = self.tot.total - self.tot.degree[picked].sum(axis=1) + den
+        return _rate(num, den), _rate(num_r, den_r)
 
     def rates(self, member: np.ndarray, metric: str) -> np.ndarray:
-        """``metric`` ("fmr" or "fnmr") of the set marked by every row of ``member`` (NaN where the
-        set has no comparison of that kind)."""
-        if metric == "fnmr":
-            num, den = member @ self.rej, member @ self.gen
-        else:
-            num = pair_sum(self.acc, member)
-            if self.tot is None:
-                den = ((member @ self.samples) ** 2 - (member ** 2) @ (self.samples ** 2)) / 2.0
-            else:
-                den = pair_sum(self.tot, member)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        """``metric`` of the set marked by every row of the 0/1 matrix ``member``."""
+        member = np.atleast_2d(np.asarray(member)) > 0.5
+        return np.array([self.set_and_rest(np.flatnonzero(row)[None, :], metric)[0][0] for row in member])
 
     def difference(self, member: np.ndarray, metric: str) -> np.ndarray:
         """Rate of the marked set minus rate of the others, for every row of ``member``."""
-        return self.rates(member, metric) - self.rates(1.0 - member, metric)
+        member = np.atleast_2d(np.asarray(member)) > 0.5
+        out = []
+        for row in member:
+            a, b = self.set_and_rest(np.flatnonzero(row)[None, :], metric)
+            out.append(a[0] - b[0])
+        return np.array(out)
+
+
+def _rate(num, den):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _max(triple) -> int:
     if triple is None or len(triple[0]) == 0:
         return 0
-    return int(max(triple[0].max(), triple[1].max()))
+    return int(max(np.max(triple[0]), np.max(triple[1])))
 
 
 def _restrict(local: np.ndarray, triple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a, b, v = (np.asarray(x) for x in triple)
+    if len(a) == 0:
+        return a.astype(np.int64), b.astype(np.int64), v.astype(np.int64)
     la, lb = local[a], local[b]
     keep = (la >= 0) & (lb >= 0)
-    return la[keep], lb[keep], v[keep].astype(np.float64)
+    return la[keep], lb[keep], v[keep].astype(np.int64)
+
+
+def draw_seed(rng: np.random.Generator) -> int:
+    """The seed of one permutation test, drawn from the audit's generator."""
+    return int(rng.integers(0, 2**63, dtype=np.int64))
 
 
 def permutation_pvalue(data: PermutationData, first: np.ndarray, metric: str, n_perm: int,
-                       rng: np.random.Generator) -> float:
+                       rng: np.random.Generator | None = None, *, seed: int | None = None) -> float:
     """Two-sided permutation p-value of ``rate(first) - rate(rest of data.units)``.
 
     ``first`` is a 0/1 vector over ``data.units`` (the observed membership). NaN when the observed
-    difference is undefined or no permutation gives a defined one.
+    difference is undefined or no permutation gives a defined one. The permutations follow from
+    ``seed``, or from one seed drawn from ``rng`` (:func:`draw_seed`, drawn in every case).
     """
+    from fairaudit.verification import kernels
+
+    if seed is None:
+        seed = draw_seed(rng)
     first = np.asarray(first, dtype=np.float64)
     observed = float(data.difference(first[None, :], metric)[0])
     if not np.isfinite(observed) or n_perm <= 0:
         return float("nan")
+    u = data.n_units
+    n_first = int(first.sum())
+    # draw the smaller side: a random subset of it, and its complement, is a random split
+    pick_first = n_first <= u - n_first
+    n_pick = n_first if pick_first else u - n_first
+    subsets = kernels.RandomSubsets(u, n_pick, seed)
     extreme, valid = 0, 0
     for s in range(0, n_perm, PERM_CHUNK):
-        # chunk by chunk: the same draws as draw_membership(rng, n_perm, ...) at once
-        member = draw_membership(rng, min(PERM_CHUNK, n_perm - s), len(first), int(first.sum()))
-        d = data.difference(member, metric)
+        rate_p, rate_o = data.set_and_rest(subsets.draw(min(PERM_CHUNK, n_perm - s)), metric)
+        d = rate_p - rate_o if pick_first else rate_o - rate_p
         d = d[np.isfinite(d)]
         valid += d.size
         extreme += int(np.count_nonzero(np.abs(d) >= abs(observed) * (1.0 - TIE_TOLERANCE)))
