@@ -5,7 +5,7 @@
     ``roc_curve`` per group and pooled (what most scripts do).
 
 Targets (issue 2) at N = 20,000, d = 512, six groups, five samples per identity,
-no bootstrap: audit time <= 0.8 x (a), audit peak memory < 1/10 of (b) and
+no bootstrap: audit time <= 0.6 x (a) (issue 14; 0.5 is the arithmetic limit, as (a) computes every pair twice), audit peak memory < 1/10 of (b) and
 under 600 MB.
 
 Peak memory is measured with tracemalloc, which sees numpy's allocations (not
@@ -105,7 +105,7 @@ def main() -> None:
         print(f"\nN = {n:,}, d = {args.dim}, pairs = {n * (n - 1) // 2:,}")
         print(f"  bare N x N product      {t_bare:8.2f} s   peak {m_bare:8.0f} MB")
         print(f"  verification_audit      {t_audit:8.2f} s   peak {m_audit:8.0f} MB")
-        print(f"  ratio audit / bare product time: {t_audit / t_bare:.2f}  (target <= 0.80)")
+        print(f"  ratio audit / bare product time: {t_audit / t_bare:.2f}  (target <= 0.60)")
         if not args.skip_materialised:
             t_mat = timed(materialised, es)
             m_mat = peak_mb(materialised, es)

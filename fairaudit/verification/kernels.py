@@ -28,48 +28,42 @@ def _jit(fn):
 # --------------------------------------------------------------------------
 # pass 1: one tile of bin coordinates into a histogram, keeping the highest scores
 # --------------------------------------------------------------------------
-def _histogram(scores, row_runs, col_runs, row_ids, col_ids, diagonal, n_bins, counts, keep_from,
-               out_a, out_b, out_bin):
+def _histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from, out_a, out_b, out_bin):
     """Add the bins of a tile of bin coordinates to ``counts`` (length ``n_bins``; bin
-    ``min(int(s), n_bins - 1)``), identity run against identity run (a diagonal tile: run ``a``
-    against the runs after it only). Comparisons in bin ``keep_from`` or above are also listed, as
-    ``(row identity, column identity, bin)``, while room lasts. Returns ``(counted, listed)``;
-    ``listed`` larger than the room means the list is incomplete."""
+    ``min(int(s), n_bins - 1)``): row ``i`` from column ``first_col[i]`` on (a diagonal tile starts
+    each row after its identity's last column). Comparisons in bin ``keep_from`` or above are also
+    listed, as ``(row identity, column identity, bin)``, while room lasts. Returns ``(counted,
+    listed)``; ``listed`` larger than the room means the list is incomplete."""
     top = n_bins - 1
+    r, c = scores.shape
     n = 0
     n_kept = 0
     room = len(out_bin)
-    n_r = len(row_runs) - 1
-    n_c = len(col_runs) - 1
-    for ra in range(n_r):
-        cb0 = ra + 1 if diagonal else 0
-        ida = row_ids[ra]
-        for i in range(row_runs[ra], row_runs[ra + 1]):
-            row = scores[i]
-            for cb in range(cb0, n_c):
-                for j in range(col_runs[cb], col_runs[cb + 1]):
-                    q = int(row[j])
-                    if q > top:
-                        q = top
-                    counts[q] += 1
-                    if q >= keep_from:
-                        if n_kept < room:
-                            out_a[n_kept] = ida
-                            out_b[n_kept] = col_ids[cb]
-                            out_bin[n_kept] = q
-                        n_kept += 1
-            n += col_runs[n_c] - col_runs[cb0]
+    for i in range(r):
+        row = scores[i]
+        j0 = first_col[i]
+        for j in range(j0, c):
+            q = int(row[j])
+            if q > top:
+                q = top
+            counts[q] += 1
+            if q >= keep_from:
+                if n_kept < room:
+                    out_a[n_kept] = row_ident[i]
+                    out_b[n_kept] = col_ident[j]
+                    out_bin[n_kept] = q
+                n_kept += 1
+        n += c - j0
     return n, n_kept
 
 
-def histogram(scores, row_runs, col_runs, row_ids, col_ids, diagonal, n_bins, counts, keep_from, room):
+def histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from, room):
     """Python face of :func:`_histogram`: returns ``(counted, (a, b, bin) or None)``, None when more
     than ``room`` comparisons lie in bin ``keep_from`` or above."""
     a = np.empty(room, dtype=np.int32)
     b = np.empty(room, dtype=np.int32)
     q = np.empty(room, dtype=np.int32)
-    n, kept = _jit(_histogram)(scores, row_runs, col_runs, row_ids, col_ids, diagonal, n_bins, counts,
-                               keep_from, a, b, q)
+    n, kept = _jit(_histogram)(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from, a, b, q)
     if kept > room:
         return n, None
     return n, (a[:kept].copy(), b[:kept].copy(), q[:kept].copy())

@@ -165,17 +165,20 @@ def _pass1_task(rows, batch: _Batch, spec: _Spec, check_threads: bool = True):
     size = 0
     genuine = None
     kept: list | None = []
-    row_runs, row_ids = _runs(batch.local[0])
+    row_ident = np.ascontiguousarray(batch.local[0], dtype=np.int32)
+    runs, _ = _runs(row_ident)
+    # a diagonal tile: row i starts after the last sample of its identity
+    after_own = np.repeat(runs[1:], np.diff(runs)).astype(np.int64)
     x1, tiles = _batch_bins(rows, batch, spec, as_bins=False)
     for k, (_, _, g2), scores, diagonal in tiles:
-        col_runs, col_ids = (row_runs, row_ids) if diagonal else _runs(batch.local[1 + k])
+        col_ident = row_ident if diagonal else np.ascontiguousarray(batch.local[1 + k], dtype=np.int32)
+        first_col = after_own if diagonal else np.zeros(len(row_ident), dtype=np.int64)
         row = int(spec.pair_index[g1, g2])
         counts = totals.get(row)
         if counts is None:
             counts = totals[row] = np.zeros(n_bins, dtype=np.int64)
         room = int(spec.keep_share * scores.size) + 1024 if keep_from < n_bins else 0
-        n, listed = kernels.histogram(scores, row_runs, col_runs, row_ids, col_ids, diagonal, n_bins,
-                                      counts, keep_from, room)
+        n, listed = kernels.histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from, room)
         size += scores.size
         if listed is None:
             kept = None
