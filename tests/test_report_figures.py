@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from fairaudit import synthetic
+from fairaudit.common import parallel
 from fairaudit.classification.audit import classification_audit
 from fairaudit.diagnostics.audit import embedding_diagnostics
 from fairaudit.reporting import figures as figures_module
@@ -42,6 +43,7 @@ def drawn_figures():
 
     mp = pytest.MonkeyPatch()
     mp.setattr(views_module, "_figure", capture)
+    mp.setattr(parallel, "MAX_WORKERS", 1)  # draw here: a forked child's captures would stay in it
     try:
         render(report_data(results))
     finally:

@@ -267,9 +267,25 @@ def _confusion_grid(result: Any, model: str) -> Any:
 
 
 def _figure(build: Callable[[], Any], *, alt: str, caption: str, wide: bool = False) -> dict[str, Any]:
-    """Draw a figure into a PNG data URI; a failing figure becomes a visible error box."""
-    import matplotlib
+    """A figure of the report, drawn later by :func:`draw_figures` (all of them at once, on every
+    core): ``{"pending": build, "alt": ..., "caption": ..., "wide": ...}``."""
+    return {"pending": build, "alt": alt, "caption": caption, "wide": wide}
 
+
+def draw_figures(figures: list[dict[str, Any]]) -> None:
+    """Draw every pending figure (:func:`_figure`) in place, in forked processes where there are
+    several cores (:func:`fairaudit.common.parallel.fork_map`)."""
+    from fairaudit.common.parallel import fork_map
+
+    pending = [f for f in figures if "pending" in f]
+    drawn = fork_map(lambda f: _draw(f["pending"], alt=f["alt"], caption=f["caption"], wide=f["wide"]), pending)
+    for f, d in zip(pending, drawn):
+        f.clear()
+        f.update(d)
+
+
+def _draw(build: Callable[[], Any], *, alt: str, caption: str, wide: bool = False) -> dict[str, Any]:
+    """Draw a figure into a PNG data URI; a failing figure becomes a visible error box."""
     from fairaudit.common.figures import to_data_uri
 
     try:

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from fairaudit.reporting.codebook import codebook_of, display_names
 from fairaudit.reporting.entries import KINDS, _Entry
+from fairaudit.reporting.figures import draw_figures
 from fairaudit.reporting.formatting import fmt_num
 from fairaudit.reporting.views import (
     _classification_view,
@@ -99,6 +100,7 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
             "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
         }
         data_view = _data_view(entries, data)
+        draw_figures([f for kind in views.values() for v in kind for f in v["figures"]])
     css, js = _static("report.css"), _static("report.js")
     csp = ("default-src 'none'; img-src data:; style-src " + _csp_hash(css) + "; script-src "
            + _csp_hash(js) + "; base-uri 'none'; form-action 'none'")

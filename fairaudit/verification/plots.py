@@ -114,17 +114,24 @@ def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",
     list of pathlib.Path
         In the order above, all formats of one figure together.
     """
+    from fairaudit.common.parallel import fork_map
+
     fmts = [_check_format(f) for f in ([formats] if isinstance(formats, str) else formats)]
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for suffix, build in _SAVED:
+
+    def draw(item: tuple[str, Callable[[Any], Any]]) -> list[Path]:
+        suffix, build = item
         fig = build(result)
+        done = []
         for fmt in fmts:
             path = out / f"{prefix}_{suffix}.{fmt}"
             fig.savefig(path, format=fmt, dpi=dpi)
-            paths.append(path)
-    return paths
+            done.append(path)
+        return done
+
+    # the figures are drawn on every core (forked processes; see fairaudit.common.parallel)
+    return [path for paths in fork_map(draw, list(_SAVED)) for path in paths]
 
 
 #: the names this module has defined (``literal``, ``safe_filename``, ``to_data_uri``, ``DPI`` ... of
