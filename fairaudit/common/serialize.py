@@ -15,7 +15,16 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        out = []
+        for v in value:  # plain values inline: tables reach here as long lists of rows
+            t = type(v)
+            if t is str or t is int or t is bool or v is None:
+                out.append(v)
+            elif t is float:
+                out.append(v if math.isfinite(v) else None)
+            else:
+                out.append(to_jsonable(v))
+        return out
     if isinstance(value, pd.DataFrame):
         return frame_to_dict(value)
     if isinstance(value, pd.Series):
@@ -63,9 +72,12 @@ def _column_values(column: pd.Series) -> list[Any]:
         for k in bad.tolist():
             out[k] = None
         return out
-    if kind in "iub":
+    if kind and kind in "iub":
         return column.to_numpy().tolist()
-    return [to_jsonable(v) for v in column.tolist()]
+    values = column.tolist()
+    if all(type(v) is str for v in values):  # labels: nothing to convert
+        return values
+    return [to_jsonable(v) for v in values]
 
 
 def frame_from_dict(data: dict[str, Any]) -> pd.DataFrame:
