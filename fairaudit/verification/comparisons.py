@@ -41,12 +41,46 @@ def _ratio(a, b):
         return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
 
 
-def _permutation_data(stats, units, threshold: float, accepts) -> PermutationData:
+def _permutation_data(stats, units, threshold: float, accepts, split=None, groups=None) -> PermutationData:
+    """The permutation data of ``units``; with ``split`` (a :class:`_GroupPairSplit`), ``groups``
+    (the pair of group codes whose identities the units are) picks their pairs without a scan."""
     m = len(stats.identity_names)
     gen = np.bincount(stats.gen_identity, minlength=m)
     rej = np.bincount(stats.gen_identity, weights=(stats.gen_score < threshold).astype(float), minlength=m)
-    return PermutationData(units, gen, rej, stats.identity_samples,
-                           (accepts.id_a, accepts.id_b, accepts.accepts), accepts.totals)
+    if split is None:
+        return PermutationData(units, gen, rej, stats.identity_samples,
+                               (accepts.id_a, accepts.id_b, accepts.accepts), accepts.totals)
+    return PermutationData(units, gen, rej, stats.identity_samples, split.accepts(groups), split.totals(groups))
+
+
+class _GroupPairSplit:
+    """The identity pairs of the accepts (and totals), sorted by group pair once, sliced per test."""
+
+    def __init__(self, stats, accepts):
+        self.stats = stats
+        self._acc = self._sort((accepts.id_a, accepts.id_b, accepts.accepts))
+        self._tot = None if accepts.totals is None else self._sort(accepts.totals)
+
+    def _sort(self, triple):
+        a, b, v = (np.asarray(x) for x in triple)
+        codes, index = self.stats.groups.codes, self.stats.pair_index
+        row = index[codes[a], codes[b]] if len(a) else np.zeros(0, dtype=np.int64)
+        order = np.argsort(row, kind="stable")
+        return a[order], b[order], v[order], np.searchsorted(row[order], np.arange(int(index.max()) + 2))
+
+    def _pick(self, sorted_triple, groups):
+        a, b, v, bounds = sorted_triple
+        g, h = groups
+        index = self.stats.pair_index
+        rows = sorted({int(index[g, g]), int(index[h, h]), int(index[g, h])})
+        pick = np.concatenate([np.arange(bounds[r], bounds[r + 1]) for r in rows])
+        return a[pick], b[pick], v[pick]
+
+    def accepts(self, groups):
+        return self._pick(self._acc, groups)
+
+    def totals(self, groups):
+        return None if self._tot is None else self._pick(self._tot, groups)
 
 
 def _rest_replicates(stats, weights, accepts, threshold: float) -> dict[int, dict[str, np.ndarray]]:
@@ -120,13 +154,16 @@ def comparisons_table(stats, *, values: dict[str, np.ndarray], replicates: dict[
 
     everyone = None
     rest_reps = None
+    split = None
     tests = {}  # row -> (data, first, metric, seed): run together, in threads, once seeds are drawn
     for metric in ("fmr", "fnmr", "eer"):
         vals, reps = values[metric], replicates[metric]
         for a, b in combinations(range(G), 2):
             if metric != "eer" and n_perm:
                 units = np.flatnonzero((codes == a) | (codes == b))
-                data = _permutation_data(stats, units, threshold, accepts)
+                if split is None:
+                    split = _GroupPairSplit(stats, accepts)
+                data = _permutation_data(stats, units, threshold, accepts, split, (a, b))
                 tests[len(rows)] = (data, (codes[units] == a).astype(float), metric, draw_seed(rng))
             add(metric, "pair", labels[a], labels[b], vals[a], vals[b], reps[:, a], reps[:, b], float("nan"))
         if metric == "eer" or G < 3:  # with two groups, "the rest" is the other group
