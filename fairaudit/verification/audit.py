@@ -423,11 +423,12 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
             boot = GroupBootstrap(stats, ipc[g], g, weights[g])
             pos = int(np.searchsorted(thresholds_k[g], k_op))
             fmr_reps[:, g], fnmr_reps[:, g], eer_reps[:, g] = boot.at_threshold_and_eer(pos)
-            eer_r = eer_reps[:, g]
-            row = by_group.index[g]
-            by_group.loc[row, ["fmr_ci_low", "fmr_ci_high"]] = percentile_interval(fmr_reps[:, g], ci)
-            by_group.loc[row, ["fnmr_ci_low", "fnmr_ci_high"]] = percentile_interval(fnmr_reps[:, g], ci)
-            by_group.loc[row, ["eer_ci_low", "eer_ci_high"]] = percentile_interval(eer_r, ci)
+        # percentile intervals, column by column, then each group's honest replacement where needed
+        for metric, reps in (("fmr", fmr_reps), ("fnmr", fnmr_reps), ("eer", eer_reps)):
+            bounds = np.array([percentile_interval(reps[:, g], ci) for g in range(G)]).reshape(G, 2)
+            by_group[f"{metric}_ci_low"] = bounds[:, 0]
+            by_group[f"{metric}_ci_high"] = bounds[:, 1]
+        for g in range(G):
             m_g = int(ident_per_group[g])
             apply_intervals(by_group, g, fmr_reps=fmr_reps[:, g], fnmr_reps=fnmr_reps[:, g], ci=float(ci),
                             fmr_units=(m_g * (m_g - 1) / 2 if ipc[g].totals is None else len(ipc[g].totals[0])),

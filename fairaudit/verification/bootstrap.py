@@ -23,11 +23,11 @@ A replicate's EER is searched, as defined, on every threshold of the group's EER
 rule: the threshold minimising |FMR - FNMR|, the highest one on a tie), but exact counts are only
 computed where replicates can have it: a first, linear estimate of every replicate's accepts
 (``sum_i w_i r_i``, with ``r_i`` the accepts of identity i, dropping the pair term ``sum (w_i - 1)
-(w_j - 1) a_ij``) locates each replicate's EER; the exact rates are computed on that range and two
-grid steps either side; FMR - FNMR never increases with the threshold, so a replicate whose exact
+(w_j - 1) a_ij``) locates each replicate's EER; the exact rates are computed on the range of the central
+98 % of those estimates and one grid step either side; FMR - FNMR never increases with the threshold, so a replicate whose exact
 difference changes sign inside the range has its EER there, the same value as a search of the
-whole grid. A replicate for which that is not shown (its crossing lies at the range's edge) is
-recomputed on the whole grid. The intervals are those of the full search, bit for bit.
+whole grid. A replicate for which that is not shown (its crossing lies outside the range or at
+its edge) is recomputed on the whole grid. The intervals are those of the full search, bit for bit.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ from fairaudit.verification.identity_pairs import IdentityPairCounts
 #: replicates per kernel call (their weights, ``8 * block * identities`` bytes, stay in cache)
 REPLICATE_BLOCK = 128
 #: grid steps added on either side of the range where linear estimates put the replicates' EER
-EER_RANGE_MARGIN = 2
+EER_RANGE_MARGIN = 1
+#: share of the replicates' linear estimates left below (and above) that range
+EER_RANGE_QUANTILE = 0.01
 
 
 def _threads() -> int:
@@ -180,8 +182,10 @@ class GroupBootstrap:
         lo, hi = pos, pos
         if defined.any():
             guess = self.linear_eer_index()[defined]
-            lo = max(0, int(guess.min()) - EER_RANGE_MARGIN)
-            hi = min(k - 1, int(guess.max()) + EER_RANGE_MARGIN)
+            # the central replicates' range: the few outside it are redone on every threshold
+            q_lo, q_hi = np.quantile(guess, [EER_RANGE_QUANTILE, 1.0 - EER_RANGE_QUANTILE], method="inverted_cdf")
+            lo = max(0, int(q_lo) - EER_RANGE_MARGIN)
+            hi = min(k - 1, int(q_hi) + EER_RANGE_MARGIN)
         cols = np.unique(np.r_[np.arange(lo, hi + 1), pos])
         fmr, fnmr = self.rates(cols)
         at = int(np.searchsorted(cols, pos))
