@@ -39,21 +39,27 @@ def _histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_fro
     n = 0
     n_kept = 0
     room = len(out_bin)
+    keep = keep_from <= top
+    # int(s) >= keep_from exactly when s >= keep_from (s >= 0, keep_from an integer)
+    keep_at = np.float32(keep_from)
     for i in range(r):
         row = scores[i]
         j0 = first_col[i]
-        for j in range(j0, c):
+        for j in range(j0, c):  # the histogram alone: a tight loop
             q = int(row[j])
             if q > top:
                 q = top
             counts[q] += 1
-            if q >= keep_from:
-                if n_kept < room:
-                    out_a[n_kept] = row_ident[i]
-                    out_b[n_kept] = col_ident[j]
-                    out_bin[n_kept] = q
-                n_kept += 1
         n += c - j0
+        if keep:
+            for j in range(j0, c):
+                if row[j] >= keep_at:
+                    if n_kept < room:
+                        q = int(row[j])
+                        out_a[n_kept] = row_ident[i]
+                        out_b[n_kept] = col_ident[j]
+                        out_bin[n_kept] = q if q < top else top
+                    n_kept += 1
     return n, n_kept
 
 
