@@ -132,6 +132,61 @@ def test_mlp_with_the_same_random_state_is_reproducible():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
+def test_mlp_fit_through_the_cached_network_matches_a_fresh_network():
+    pytest.importorskip("tensorflow")
+    X, y = _blobs(40)
+    y3 = np.array(["A", "B", "C", "D"] * 10)
+    params = dict(hidden_units=8, epochs=2, batch_size=16)
+    heads.clear_network_cache()
+    fresh = KerasMLPClassifier(random_state=3, **params).fit(X, y)  # builds the network
+    expected = fresh.predict_proba(X)
+    # the same shape with another seed, and another shape: the cache is reused and left dirty
+    KerasMLPClassifier(random_state=4, **params).fit(X, y)
+    KerasMLPClassifier(random_state=3, **params).fit(X, y3)
+    cached = KerasMLPClassifier(random_state=3, **params).fit(X, y)
+    np.testing.assert_array_equal(cached.predict_proba(X), expected)
+    assert cached.history_ == fresh.history_
+    np.testing.assert_array_equal(fresh.predict_proba(X), expected)  # later fits left it alone
+    heads.clear_network_cache()
+    again = KerasMLPClassifier(random_state=3, **params).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), expected)
+
+
+def test_mlp_trains_as_keras_trains_the_same_model():
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("tf_keras")
+    X, y = _blobs(40)  # batches of 16, 16 and a partial 8
+    mlp = KerasMLPClassifier(hidden_units=8, epochs=2, batch_size=16, learning_rate=0.01,
+                             random_state=5).fit(X, y)
+    seed = np.random.RandomState(5).randint(0, 2**31 - 1)
+    rng, weights = heads.initial_weights(seed, 8, 8, 2)
+    model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy")
+    onehot = np.eye(2, dtype=np.float32)[(y == "M").astype(int)]
+    for _ in range(2):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), 16):
+            model.train_on_batch(X[order[start:start + 16]], onehot[order[start:start + 16]])
+    got = [w for pair in zip(mlp.coefs_, mlp.intercepts_) for w in pair]
+    for mine, theirs in zip(got, model.get_weights()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(mlp.predict_proba(X), model(X).numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(mlp.model_(X).numpy(), mlp.predict_proba(X), atol=1e-6)
+
+
+def test_a_fitted_mlp_pickles_and_predicts_the_same():
+    pytest.importorskip("tensorflow")
+    import pickle
+
+    X, y = _blobs(40)
+    mlp = KerasMLPClassifier(hidden_units=8, epochs=1, batch_size=16, random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(mlp))
+    np.testing.assert_array_equal(copy.predict_proba(X), mlp.predict_proba(X))
+    assert mlp.predict_proba(X[:0]).shape == (0, 2)
+
+
 def test_mlp_refuses_a_single_class():
     pytest.importorskip("tensorflow")
     X, _ = _blobs(10)
