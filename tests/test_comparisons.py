@@ -98,7 +98,9 @@ def _weights(p, n_boot, rng):
     for label in sorted(set(p["group"])):
         members = np.flatnonzero(p["group"] == label)
         m = len(members)
-        out[:, members] = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)
+        # m identities drawn uniformly with replacement per replicate, counted
+        draws = rng.integers(0, m, size=(n_boot, m))
+        out[:, members] = np.stack([np.bincount(row, minlength=m) for row in draws])
     return out
 
 

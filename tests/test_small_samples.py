@@ -99,7 +99,7 @@ def _simulate_coverage(rate, m, per_id, n_sim, n_boot, seed, concentration=4.0):
         p_i = rng.beta(rate * concentration, (1 - rate) * concentration, size=m)
         r_i = rng.binomial(per_id, p_i).astype(float)
         g_i = np.full(m, float(per_id))
-        w = rng.multinomial(m, np.full(m, 1 / m), size=n_boot).astype(float)
+        w = rng.multinomial(m, np.full(m, 1 / m), size=n_boot).astype(float)  # the bootstrap's weights
         reps = (w @ r_i) / (w @ g_i)
         pct = tuple(np.quantile(reps, [0.025, 0.975]))
         lo, hi, _ = honest_interval(r_i.sum(), g_i.sum(), m, reps, pct, 0.95, small=True, n_identities=m)

@@ -278,16 +278,26 @@ def test_same_random_state_gives_the_same_intervals(pop):
     )
 
 
-class _FixedWeights:
-    """Stands in for a Generator: hands out the replicate weights a test chose."""
+def test_bootstrap_weights_are_multinomial():
+    """Every replicate draws m identities with replacement: counts sum to m, each is Binomial(m, 1/m),
+    two identities' counts covary by -m (1/m)^2, and the cells match Multinomial probabilities."""
+    from scipy import stats as st
 
-    def __init__(self, weights):
-        self.weights = list(weights)
+    from fairaudit.verification.bootstrap import draw_weights
 
-    def multinomial(self, m, p, size):
-        w = self.weights.pop(0)
-        assert w.shape == (size, m)
-        return w
+    es = make_population(n_ids=8, k=(2, 2), d=4, groups=("A",), seed=1)
+    names, ident, groups = _identity_groups_from_embeddings(es, ("eth",))
+    stats = embedding_pair_stats(es.normalized(), ident, names, groups, BinGrid.around(0.0), tile=8)
+    (w,) = draw_weights(stats, 40000, np.random.default_rng(3))
+    m = w.shape[1]
+    assert (w.sum(axis=1) == m).all() and (w >= 0).all() and (w == np.round(w)).all()
+    np.testing.assert_allclose(w.mean(axis=0), 1.0, atol=0.02)
+    np.testing.assert_allclose(w.var(axis=0), 1 - 1 / m, atol=0.03)
+    np.testing.assert_allclose(np.cov(w[:, 0], w[:, 1])[0, 1], -1 / m, atol=0.02)
+    counts = np.bincount(w[:, 0].astype(int), minlength=m + 1)
+    expected = st.binom.pmf(np.arange(m + 1), m, 1 / m) * len(w)
+    keep = expected > 5
+    assert st.chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue > 1e-3
 
 
 def test_bootstrap_replicate_equals_the_materialised_resampled_population():
@@ -302,7 +312,7 @@ def test_bootstrap_replicate_equals_the_materialised_resampled_population():
     for g in range(groups.n_groups):
         m = int((groups.codes == g).sum())
         weights.append(rng.multinomial(m, np.full(m, 1 / m), size=3))
-    reps = group_replicates(stats, ipc, 3, _FixedWeights([w.copy() for w in weights]))
+    reps = group_replicates(stats, ipc, 3, None, weights=[w.astype(float) for w in weights])
 
     x = es.normalized().astype(np.float64)
     edges = grid.edges()

@@ -144,7 +144,7 @@ def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, t
 
 
 #: the first pass keeps the comparisons above the score a pilot puts at this multiple of an FMR target
-KEEP_MARGIN = 2.0
+KEEP_MARGIN = 1.5
 
 
 def _high_scores_to_keep(policy: ThresholdPolicy, n_boot: int) -> dict | None:

@@ -16,7 +16,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from fairaudit.verification.bootstrap import full_weights, pair_sums, percentile_interval
+from fairaudit.verification.bootstrap import pair_sums, percentile_interval
 from fairaudit.verification.permutation import PermutationData, draw_seed, holm, permutation_pvalue
 
 #: columns of ``VerificationResult.comparisons``
@@ -89,7 +89,11 @@ def _rest_replicates(stats, weights, accepts, threshold: float) -> dict[int, dic
     every group pair without g."""
     codes = stats.groups.codes
     G = stats.n_groups
-    w = full_weights(stats, weights)
+    members = [np.flatnonzero(codes == g) for g in range(G)]
+    n_rep = weights[0].shape[0]
+    wt = np.zeros((len(codes), n_rep), dtype=np.int32)  # identities x replicates, for the pair kernel
+    for g in range(G):
+        wt[members[g]] = weights[g].T
     m = len(stats.identity_names)
     gen = np.bincount(stats.gen_identity, minlength=m).astype(float)
     rej = np.bincount(stats.gen_identity, weights=(stats.gen_score < threshold).astype(float), minlength=m)
@@ -101,18 +105,19 @@ def _rest_replicates(stats, weights, accepts, threshold: float) -> dict[int, dic
         row = index[codes[a], codes[b]]
         order = np.argsort(row, kind="stable")  # one entry per pair: any order, slots ascend trivially
         pairs = (a[order].astype(np.int32), b[order].astype(np.int32), np.arange(len(a) + 1, dtype=np.int64),
-                 row[order].astype(np.int16 if n_rows < 2**15 else np.int32), np.asarray(values)[order].astype(np.int32))
-        return pair_sums(pairs, np.arange(n_rows, dtype=np.int64), w, n_rows)
+                 row[order].astype(np.int16 if n_rows < 2**15 else np.int32),
+                 np.asarray(values)[order].astype(np.int32))
+        return pair_sums(pairs, np.arange(n_rows, dtype=np.int64), None, n_rows, transposed=wt)
 
     num_rows = by_group_pair(accepts.id_a, accepts.id_b, accepts.accepts)
     if accepts.totals is None:
         n = stats.identity_samples.astype(float)
-        u = np.stack([w[:, codes == g] @ n[codes == g] for g in range(G)], axis=1)
-        v = np.stack([(w[:, codes == g] ** 2) @ (n[codes == g] ** 2) for g in range(G)], axis=1)
+        u = np.stack([weights[g] @ n[members[g]] for g in range(G)], axis=1)
+        v = np.stack([(weights[g] ** 2) @ (n[members[g]] ** 2) for g in range(G)], axis=1)
     else:
         den_rows = by_group_pair(*accepts.totals)
-    gen_g = np.stack([w[:, codes == g] @ gen[codes == g] for g in range(G)], axis=1)
-    rej_g = np.stack([w[:, codes == g] @ rej[codes == g] for g in range(G)], axis=1)
+    gen_g = np.stack([weights[g] @ gen[members[g]] for g in range(G)], axis=1)
+    rej_g = np.stack([weights[g] @ rej[members[g]] for g in range(G)], axis=1)
     out = {}
     for g in range(G):
         keep = np.array([index[a, b] for a in range(G) for b in range(a, G) if g not in (a, b)], dtype=np.int64)

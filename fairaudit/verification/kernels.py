@@ -40,26 +40,29 @@ def _histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_fro
     n_kept = 0
     room = len(out_bin)
     keep = keep_from <= top
-    # int(s) >= keep_from exactly when s >= keep_from (s >= 0, keep_from an integer)
-    keep_at = np.float32(keep_from)
     for i in range(r):
         row = scores[i]
         j0 = first_col[i]
-        for j in range(j0, c):  # the histogram alone: a tight loop
-            q = int(row[j])
-            if q > top:
-                q = top
-            counts[q] += 1
         n += c - j0
-        if keep:
-            for j in range(j0, c):
-                if row[j] >= keep_at:
-                    if n_kept < room:
-                        q = int(row[j])
-                        out_a[n_kept] = row_ident[i]
-                        out_b[n_kept] = col_ident[j]
-                        out_bin[n_kept] = q if q < top else top
-                    n_kept += 1
+        for c0 in range(j0, c, 64):
+            c1 = min(c0 + 64, c)
+            q_max = -1
+            for j in range(c0, c1):  # the histogram, and the highest bin of these 64 columns
+                q = int(row[j])
+                if q > top:
+                    q = top
+                counts[q] += 1
+                if q > q_max:
+                    q_max = q
+            if keep and q_max >= keep_from:  # rare: list the high ones
+                for j in range(c0, c1):
+                    q = int(row[j])
+                    if q >= keep_from:
+                        if n_kept < room:
+                            out_a[n_kept] = row_ident[i]
+                            out_b[n_kept] = col_ident[j]
+                            out_bin[n_kept] = q if q < top else top
+                        n_kept += 1
     return n, n_kept
 
 
@@ -78,46 +81,48 @@ def histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from
 # --------------------------------------------------------------------------
 # pass 2: per identity pair counts of a tile, by threshold slot
 # --------------------------------------------------------------------------
-def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bins, n_slots,
+def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of, n_bins, n_slots,
                 out_a, out_b, out_ptr, out_slot, out_count):
     """Per identity pair counts of a tile, in slots: comparison score bin ``q`` (``int(s)``, at
-    most ``n_bins``) falls in slot ``lut[q] - 1`` (``lut[q] == 0``: below every threshold,
-    dropped). Identities are runs of rows (``row_runs``, boundaries) and columns. A diagonal tile
-    pairs run ``a`` with runs after it only. Writes the pairs with any count (``out_a``, ``out_b``
-    identity codes, ``out_ptr`` entry offsets) and their non-zero slots in ascending order; returns
-    ``(n_pairs, n_entries)``."""
-    hist = np.zeros(n_slots, dtype=np.int64)
+    most ``n_bins``) falls in slot ``slot_of[q]`` (``n_slots``: below every threshold, dropped).
+    Identities are runs of rows (``row_runs``, boundaries) and columns. A diagonal tile pairs run
+    ``a`` with runs after it only. Writes the pairs with any count (``out_a``, ``out_b`` identity
+    codes, ``out_ptr`` entry offsets) and their non-zero slots in ascending order; returns
+    ``(n_pairs, n_entries)``. Branch-free counting: the touched slots are bits of a mask
+    (``n_slots < 64``)."""
+    hist = np.zeros(n_slots + 1, dtype=np.int64)
     n_r = len(row_runs) - 1
     n_c = len(col_runs) - 1
     n_pairs = 0
     n_entries = 0
     out_ptr[0] = 0
+    below = np.uint64(1) << np.uint64(n_slots)
     for ra in range(n_r):
         cb0 = ra + 1 if diagonal else 0
         for cb in range(cb0, n_c):
-            lo_s = n_slots
-            hi_s = -1
+            mask = np.uint64(0)
             for i in range(row_runs[ra], row_runs[ra + 1]):
                 row = scores[i]
                 for j in range(col_runs[cb], col_runs[cb + 1]):
                     q = int(row[j])
                     if q > n_bins:
                         q = n_bins
-                    s = lut[q] - 1
-                    if s >= 0:
-                        hist[s] += 1
-                        if s < lo_s:
-                            lo_s = s
-                        if s > hi_s:
-                            hi_s = s
-            if hi_s < 0:
+                    s = slot_of[q]
+                    hist[s] += 1
+                    mask |= np.uint64(1) << np.uint64(s)
+            hist[n_slots] = 0
+            mask &= ~below
+            if mask == 0:
                 continue
-            for s in range(lo_s, hi_s + 1):  # only the slots this pair touched are non-zero
-                if hist[s]:
+            s = 0
+            while mask:
+                if mask & np.uint64(1):
                     out_slot[n_entries] = s
                     out_count[n_entries] = hist[s]
                     n_entries += 1
                     hist[s] = 0
+                mask >>= np.uint64(1)
+                s += 1
             out_a[n_pairs] = row_ids[ra]
             out_b[n_pairs] = col_ids[cb]
             n_pairs += 1
@@ -135,7 +140,11 @@ def pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bi
     ptr = np.empty(max_pairs + 1, dtype=np.int64)
     slot = np.empty(max_entries, dtype=np.int16)
     count = np.empty(max_entries, dtype=np.int32)
-    n_p, n_e = _jit(_pair_slots)(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut,
+    if n_slots >= 64:
+        raise ValueError(f"pair_slots counts at most 63 thresholds, not {n_slots}")
+    # slot of every bin: lut[q] - 1, and n_slots (dropped) below every threshold
+    slot_of = np.where(lut > 0, lut.astype(np.int64) - 1, n_slots).astype(np.int8)
+    n_p, n_e = _jit(_pair_slots)(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of,
                                  n_bins, n_slots, a, b, ptr, slot, count)
     return a[:n_p].copy(), b[:n_p].copy(), ptr[:n_p + 1].copy(), slot[:n_e].copy(), count[:n_e].copy()
 
@@ -147,12 +156,12 @@ def pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bi
 _INT32_ROOM = 2**31 - 1
 
 
-def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, max_w2, out, part, tmp):
-    """``out[slot_map[s], :] += count * weights[a] * weights[b]`` over every entry of every pair
-    (entries whose ``slot_map`` is negative are dropped). ``weights`` is int32 ``(identities,
-    block)``: one column per replicate of the block, ``max_w2`` the square of its largest value.
-    Sums run in int32 (``part``) and move to the int64 ``out`` before they could overflow."""
-    n_rep = weights.shape[1]
+def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, r0, r1, max_w2, out, part, tmp):
+    """``out[slot_map[s], :] += count * weights[a, r0:r1] * weights[b, r0:r1]`` over every entry of
+    every pair (entries whose ``slot_map`` is negative are dropped). ``weights`` is int32
+    ``(identities, replicates)``: one column per replicate; ``max_w2`` the square of its largest
+    value. Sums run in int32 (``part``) and move to the int64 ``out`` before they could overflow."""
+    n_rep = r1 - r0
     room = 0
     for p in range(len(pa)):
         e0, e1 = ptr[p], ptr[p + 1]
@@ -169,8 +178,8 @@ def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, max_w2, out
                     part[s, t] = 0
             room = 0
         room += bound
-        wa = weights[pa[p]]
-        wb = weights[pb[p]]
+        wa = weights[pa[p], r0:r1]
+        wb = weights[pb[p], r0:r1]
         for t in range(n_rep):
             tmp[t] = wa[t] * wb[t]
         for e in range(e0, e1):
@@ -186,21 +195,22 @@ def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, max_w2, out
             out[s, t] += part[s, t]
 
 
-def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int) -> np.ndarray:
+def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int,
+                       columns: tuple[int, int] | None = None) -> np.ndarray:
     """``(n_out, replicates)`` int64 sums of :func:`_weighted_pair_sums` for integer ``weights`` of
-    shape ``(identities, replicates)``."""
+    shape ``(identities, replicates)``, over its columns ``columns`` (default all)."""
     weights = np.ascontiguousarray(weights, dtype=np.int32)
-    n_rep = weights.shape[1]
-    out = np.zeros((n_out, n_rep), dtype=np.int64)
-    if weights.size == 0:
+    r0, r1 = (0, weights.shape[1]) if columns is None else columns
+    out = np.zeros((n_out, r1 - r0), dtype=np.int64)
+    if weights.size == 0 or r1 <= r0:
         return out
-    max_w = int(weights.max())
+    max_w = int(weights[:, r0:r1].max())
     if max_w * max_w * int(count.max(initial=0)) > _INT32_ROOM:
         raise OverflowError("identity pair counts too large for the bootstrap kernel")
-    part = np.zeros((n_out, n_rep), dtype=np.int32)
-    tmp = np.empty(n_rep, dtype=np.int32)
-    _jit(_weighted_pair_sums)(pa, pb, ptr, slot, count,
-                              np.asarray(slot_map, dtype=np.int64), weights, max_w * max_w, out, part, tmp)
+    part = np.zeros((n_out, r1 - r0), dtype=np.int32)
+    tmp = np.empty(r1 - r0, dtype=np.int32)
+    _jit(_weighted_pair_sums)(pa, pb, ptr, slot, count, np.asarray(slot_map, dtype=np.int64), weights,
+                              r0, r1, max_w * max_w, out, part, tmp)
     return out
 
 
