@@ -60,14 +60,16 @@ def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_
     """``(replicates, n_out)``: ``sum_p w[a_p] w[b_p] count[p, s]`` into output ``slot_map[s]``
     (negative: dropped; ``slot_map`` never decreases) for every replicate (row of the integer-valued
     ``weights``; or ``transposed``: the same as an int32 ``(identities, replicates)`` C-order
-    array). ``pairs`` is ``(a, b, ptr, slot, count)`` as in :class:`IdentityPairCounts`.
+    array). ``pairs`` is ``(a, b, ptr, slot, count)`` as in :class:`IdentityPairCounts`, or a list
+    of such pieces.
     Exact: integer sums."""
     from fairaudit.verification import kernels
 
-    a, b, ptr, slot, count = pairs
+    pieces = pairs if isinstance(pairs, list) else [pairs]
+    pieces = [p for p in pieces if len(p[0])]
     n_rep = weights.shape[0] if transposed is None else transposed.shape[1]
     out = np.zeros((n_rep, n_out))
-    if n_rep == 0 or len(a) == 0 or n_out == 0:
+    if n_rep == 0 or not pieces or n_out == 0:
         return out
     # identities x replicates, int32, C order: a pair reads two contiguous rows of it
     wt = np.ascontiguousarray(weights.T, dtype=np.int32) if transposed is None else transposed
@@ -77,7 +79,13 @@ def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_
     blocks = [(s, min(s + step, n_rep)) for s in range(0, n_rep, step)]
 
     def run(block):
-        return kernels.weighted_pair_sums(a, b, ptr, slot, count, slot_map, wt, n_out, columns=block)
+        total = None
+        max_w = int(wt[:, block[0]:block[1]].max())
+        for a, b, ptr, slot, count in pieces:  # integer sums: any order of pieces gives the same
+            r = kernels.weighted_pair_sums(a, b, ptr, slot, count, slot_map, wt, n_out, columns=block,
+                                           max_w=max_w)
+            total = r if total is None else total + r
+        return total
 
     if len(blocks) == 1:
         results = [run(blocks[0])]
@@ -162,7 +170,7 @@ class GroupBootstrap:
         ipc = self.ipc
         # a comparison in slot s counts at every chosen threshold at or below it
         slot_map = np.searchsorted(cols, np.arange(len(ipc.thresholds_k)), side="right") - 1
-        per = pair_sums((ipc.id_a, ipc.id_b, ipc.ptr, ipc.slot, ipc.count), slot_map, w, len(cols))
+        per = pair_sums(ipc.parts, slot_map, w, len(cols))
         acc = np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
         gen_rej = w @ self.rejects(cols)
         return self._ratios(acc, self.n_imp[rows], gen_rej, self.n_gen[rows])

@@ -27,16 +27,26 @@ class IdentityPairCounts:
     """
 
     thresholds_k: np.ndarray
-    id_a: np.ndarray
-    id_b: np.ndarray
-    ptr: np.ndarray
-    slot: np.ndarray
-    count: np.ndarray
+    #: ``(id_a, id_b, ptr, slot, count)`` pieces (one per engine task), joined only on demand
+    parts: list
     totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def n_pairs(self) -> int:
-        return len(self.id_a)
+        return sum(len(p[0]) for p in self.parts)
+
+    def _joined(self) -> tuple[np.ndarray, ...]:
+        if len(self.parts) != 1:
+            from fairaudit.verification.tiles import _concat_pair_slots
+
+            self.parts = [_concat_pair_slots(self.parts)]
+        return self.parts[0]
+
+    id_a = property(lambda self: self._joined()[0])
+    id_b = property(lambda self: self._joined()[1])
+    ptr = property(lambda self: self._joined()[2])
+    slot = property(lambda self: self._joined()[3])
+    count = property(lambda self: self._joined()[4])
 
     def cumulative(self) -> np.ndarray:
         """``(pairs, thresholds)`` accepts of every listed pair at every threshold (dense: for tests
@@ -52,8 +62,9 @@ class IdentityPairCounts:
         counts for both of its identities) at every threshold."""
         from fairaudit.verification import kernels
 
-        per = kernels.identity_slot_sums(self.id_a, self.id_b, self.ptr, self.slot, self.count, m,
-                                         len(self.thresholds_k)).astype(np.float64)
+        per = np.zeros((m, len(self.thresholds_k)))
+        for a, b, ptr, slot, count in self.parts:
+            per += kernels.identity_slot_sums(a, b, ptr, slot, count, m, len(self.thresholds_k))
         return np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
 
 
@@ -93,8 +104,6 @@ def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.n
     so decisions agree with it. Every identity pair lies in one tile pair, so the
     tasks' pairs are disjoint and are joined without sorting.
     """
-    from fairaudit.verification.tiles import _concat_pair_slots
-
     layout, rows, spec, executor = stats._source  # type: ignore[misc]
     local = _local_identity_codes(stats)
     m_of = np.bincount(stats.groups.codes, minlength=stats.n_groups)
@@ -103,13 +112,13 @@ def embedding_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.n
     luts = _luts(kss, stats.grid.n_bins)
     jobs = [(b, b.i[2], luts[b.i[2]], len(kss[b.i[2]]), int(m_of[b.i[2]])) for b in batches]
     parts: list[dict] = [dict() for _ in range(stats.n_groups)]
-    for job, (g, *part) in zip(jobs, executor.run(_pass2_task, rows, jobs, spec)):
-        parts[g][job[0].index] = tuple(part)
+    for index, g, pieces in executor.run(_pass2_task, rows, jobs, spec):
+        parts[g][index] = pieces
     out = []
     for g in range(stats.n_groups):
-        # task order, whatever order they finished in: the same arrays from every engine
-        a, b, ptr, slot, count = _concat_pair_slots([parts[g][k] for k in sorted(parts[g])])
-        out.append(IdentityPairCounts(thresholds_k=kss[g], id_a=a, id_b=b, ptr=ptr, slot=slot, count=count))
+        # task order, whatever order they finished in: the same pieces from every engine
+        pieces = [piece for k in sorted(parts[g]) for piece in parts[g][k] if len(piece[0])]
+        out.append(IdentityPairCounts(thresholds_k=kss[g], parts=pieces))
     return out
 
 
@@ -144,10 +153,9 @@ def score_identity_pair_counts(stats: PairStats, thresholds_k: Sequence[np.ndarr
         kidx = np.searchsorted(ks, bins[sel], side="right")
         pair = lo[sel].astype(np.int64) * m + hi[sel]
         keep = kidx > 0
-        ia, ib, ptr, slot, count = csr_from_codes(pair[keep], kidx[keep] - 1, len(ks), m)
+        piece = csr_from_codes(pair[keep], kidx[keep] - 1, len(ks), m)
         tp, tn = np.unique(pair, return_counts=True)
-        out.append(IdentityPairCounts(thresholds_k=ks, id_a=ia, id_b=ib, ptr=ptr, slot=slot, count=count,
-                                      totals=(tp // m, tp % m, tn)))
+        out.append(IdentityPairCounts(thresholds_k=ks, parts=[piece], totals=(tp // m, tp % m, tn)))
     return out
 
 
@@ -195,10 +203,11 @@ def all_identity_pair_accepts(stats: PairStats, k_op: int) -> AllPairAccepts:
     batches = _batches(layout, executor.pairs_per_task, within_only=False, local=np.arange(m))
     jobs = [(b, 0, lut, 1, m) for b in batches]
     a_parts, b_parts, c_parts = [], [], []
-    for _, a, b, _, _, count in executor.run(_pass2_task, rows, jobs, spec):
-        a_parts.append(a)
-        b_parts.append(b)
-        c_parts.append(count)
+    for _, _, pieces in executor.run(_pass2_task, rows, jobs, spec):
+        for a, b, _, _, count in pieces:
+            a_parts.append(a)
+            b_parts.append(b)
+            c_parts.append(count)
     if not a_parts or not sum(len(a) for a in a_parts):
         empty = np.zeros(0, dtype=np.int64)
         return AllPairAccepts(empty, empty, empty)

@@ -81,22 +81,33 @@ def histogram(scores, first_col, row_ident, col_ident, n_bins, counts, keep_from
 # --------------------------------------------------------------------------
 # pass 2: per identity pair counts of a tile, by threshold slot
 # --------------------------------------------------------------------------
+#: de Bruijn sequence and table: the index of the lowest set bit of a 64-bit word in two operations
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_DEBRUIJN_INDEX = np.zeros(64, dtype=np.int64)
+for _k in range(64):
+    _DEBRUIJN_INDEX[((_DEBRUIJN << _k) & (2**64 - 1)) >> 58] = _k
+
+
 def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of, n_bins, n_slots,
-                out_a, out_b, out_ptr, out_slot, out_count):
+                bit_index, out_a, out_b, out_ptr, out_slot, out_count):
     """Per identity pair counts of a tile, in slots: comparison score bin ``q`` (``int(s)``, at
     most ``n_bins``) falls in slot ``slot_of[q]`` (``n_slots``: below every threshold, dropped).
     Identities are runs of rows (``row_runs``, boundaries) and columns. A diagonal tile pairs run
     ``a`` with runs after it only. Writes the pairs with any count (``out_a``, ``out_b`` identity
     codes, ``out_ptr`` entry offsets) and their non-zero slots in ascending order; returns
-    ``(n_pairs, n_entries)``. Branch-free counting: the touched slots are bits of a mask
-    (``n_slots < 64``)."""
-    hist = np.zeros(n_slots + 1, dtype=np.int64)
+    ``(n_pairs, n_entries)``. Branch-free counting into four interleaved histograms (no chain of
+    increments of one cell), the touched slots as bits of a mask (``n_slots < 64``) read by a de
+    Bruijn table (``bit_index``)."""
+    width = n_slots + 1
+    hist = np.zeros(4 * width, dtype=np.int64)
     n_r = len(row_runs) - 1
     n_c = len(col_runs) - 1
     n_pairs = 0
     n_entries = 0
     out_ptr[0] = 0
     below = np.uint64(1) << np.uint64(n_slots)
+    one = np.uint64(1)
+    debruijn = np.uint64(0x03F79D71B4CB0A89)
     for ra in range(n_r):
         cb0 = ra + 1 if diagonal else 0
         for cb in range(cb0, n_c):
@@ -108,21 +119,20 @@ def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of,
                     if q > n_bins:
                         q = n_bins
                     s = slot_of[q]
-                    hist[s] += 1
-                    mask |= np.uint64(1) << np.uint64(s)
-            hist[n_slots] = 0
+                    hist[(j & 3) * width + s] += 1
+                    mask |= one << np.uint64(s)
             mask &= ~below
             if mask == 0:
                 continue
-            s = 0
             while mask:
-                if mask & np.uint64(1):
-                    out_slot[n_entries] = s
-                    out_count[n_entries] = hist[s]
-                    n_entries += 1
-                    hist[s] = 0
-                mask >>= np.uint64(1)
-                s += 1
+                low = mask & (~mask + one)
+                s = bit_index[(low * debruijn) >> np.uint64(58)]
+                mask ^= low
+                out_slot[n_entries] = s
+                out_count[n_entries] = hist[s] + hist[width + s] + hist[2 * width + s] + hist[3 * width + s]
+                n_entries += 1
+            for k in range(4 * width):  # width <= 64: cheap, and only for pairs with a count
+                hist[k] = 0
             out_a[n_pairs] = row_ids[ra]
             out_b[n_pairs] = col_ids[cb]
             n_pairs += 1
@@ -145,7 +155,7 @@ def pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bi
     # slot of every bin: lut[q] - 1, and n_slots (dropped) below every threshold
     slot_of = np.where(lut > 0, lut.astype(np.int64) - 1, n_slots).astype(np.int8)
     n_p, n_e = _jit(_pair_slots)(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of,
-                                 n_bins, n_slots, a, b, ptr, slot, count)
+                                 n_bins, n_slots, _DEBRUIJN_INDEX, a, b, ptr, slot, count)
     return a[:n_p].copy(), b[:n_p].copy(), ptr[:n_p + 1].copy(), slot[:n_e].copy(), count[:n_e].copy()
 
 
@@ -196,15 +206,17 @@ def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, r0, r1, max
 
 
 def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int,
-                       columns: tuple[int, int] | None = None) -> np.ndarray:
+                       columns: tuple[int, int] | None = None, max_w: int | None = None) -> np.ndarray:
     """``(n_out, replicates)`` int64 sums of :func:`_weighted_pair_sums` for integer ``weights`` of
-    shape ``(identities, replicates)``, over its columns ``columns`` (default all)."""
+    shape ``(identities, replicates)``, over its columns ``columns`` (default all); ``max_w``, when
+    known, is the largest weight there."""
     weights = np.ascontiguousarray(weights, dtype=np.int32)
     r0, r1 = (0, weights.shape[1]) if columns is None else columns
     out = np.zeros((n_out, r1 - r0), dtype=np.int64)
     if weights.size == 0 or r1 <= r0:
         return out
-    max_w = int(weights[:, r0:r1].max())
+    if max_w is None:
+        max_w = int(weights[:, r0:r1].max())
     if max_w * max_w * int(count.max(initial=0)) > _INT32_ROOM:
         raise OverflowError("identity pair counts too large for the bootstrap kernel")
     part = np.zeros((n_out, r1 - r0), dtype=np.int32)

@@ -206,9 +206,10 @@ def _runs(local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pass2_task(rows, job: tuple, spec: _Spec, check_threads: bool = True):
-    """Per identity pair counts by threshold slot over the batch's within-group tiles: ``(group, a,
-    b, ptr, slot, count)``, the pairs ``a < b`` (local codes) with a comparison at or above the
-    group's lowest threshold and, for each, its entries (see :class:`IdentityPairCounts`). ``job``
+    """Per identity pair counts by threshold slot over the batch's within-group tiles: ``(batch
+    index, group, pieces)``, one ``(a, b, ptr, slot, count)`` piece per tile: the pairs ``a < b``
+    (local codes) with a comparison at or above the group's lowest threshold and, for each, its
+    entries (see :class:`IdentityPairCounts`). ``job``
     is ``(batch, group, lut, n_k, m)``: ``lut[q]`` is the number of the group's thresholds at or
     below bin ``q``. Every identity pair lies in exactly one tile pair: no two tasks share one."""
     from fairaudit.verification import kernels
@@ -223,7 +224,7 @@ def _pass2_task(rows, job: tuple, spec: _Spec, check_threads: bool = True):
         col_runs, col_ids = (row_runs, row_ids) if diagonal else _runs(batch.local[1 + k])
         parts.append(kernels.pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut,
                                         spec.n_bins, n_k))
-    return (group,) + _concat_pair_slots(parts)
+    return batch.index, group, parts
 
 
 def _concat_pair_slots(parts: list) -> tuple[np.ndarray, ...]:
