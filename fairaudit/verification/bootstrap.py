@@ -71,8 +71,13 @@ def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_
     out = np.zeros((n_rep, n_out))
     if n_rep == 0 or not pieces or n_out == 0:
         return out
-    # identities x replicates, int32, C order: a pair reads two contiguous rows of it
-    wt = np.ascontiguousarray(weights.T, dtype=np.int32) if transposed is None else transposed
+    # identities x replicates, C order: a pair reads two contiguous rows of it
+    if transposed is None:
+        transposed = weights.T
+    # the smallest integer type that holds every weight: a pair reads two rows of them, and that
+    # traffic, not the arithmetic, is what the kernel waits on
+    top = int(transposed.max(initial=0))
+    wt = np.ascontiguousarray(transposed, dtype=np.int8 if top <= 127 else np.int16 if top <= 32767 else np.int32)
     # one block of replicates per thread: the longer the block, the less per-pair overhead
     workers = min(_threads(), max(1, n_rep // MIN_BLOCK))
     step = -(-n_rep // workers)

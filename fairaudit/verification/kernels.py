@@ -210,7 +210,9 @@ def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int,
     """``(n_out, replicates)`` int64 sums of :func:`_weighted_pair_sums` for integer ``weights`` of
     shape ``(identities, replicates)``, over its columns ``columns`` (default all); ``max_w``, when
     known, is the largest weight there."""
-    weights = np.ascontiguousarray(weights, dtype=np.int32)
+    if not (isinstance(weights, np.ndarray) and weights.dtype in (np.int8, np.int16, np.int32)
+            and weights.flags.c_contiguous):
+        weights = np.ascontiguousarray(weights, dtype=np.int32)
     r0, r1 = (0, weights.shape[1]) if columns is None else columns
     out = np.zeros((n_out, r1 - r0), dtype=np.int64)
     if weights.size == 0 or r1 <= r0:
