@@ -32,7 +32,6 @@ its edge) is recomputed on the whole grid. The intervals are those of the full s
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,10 +48,9 @@ EER_RANGE_QUANTILE = 0.01
 
 
 def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    from fairaudit.common.parallel import cpu_count
+
+    return cpu_count()
 
 
 def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_out: int,
