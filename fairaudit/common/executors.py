@@ -30,6 +30,7 @@ import uuid
 from typing import Any, Callable, Iterator
 
 from fairaudit.common.errors import FairauditInputError
+from fairaudit.common.parallel import cpu_count
 
 SCHEDULER_HELP = (
     "Fix: pass a dask.distributed.Client, a scheduler address such as 'tcp://host:8786', 'threads' or "
@@ -87,13 +88,6 @@ class DaskExecutor:
             )
 
 
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
-
-
 def _check_workers(workers: Any) -> int | None:
     if workers is None:
         return None
@@ -132,7 +126,7 @@ def executor_for(scheduler: Any, workers: int | None = None, *,
                 )
             client = scheduler
         elif scheduler in ("threads", "processes"):
-            n = workers or _cpu_count()
+            n = workers or cpu_count()
             if scheduler == "threads":
                 from threadpoolctl import threadpool_limits
 

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from fairaudit.common.parallel import cpu_count
 from fairaudit.verification.grid import PairStats
 from fairaudit.verification.identity_pairs import IdentityPairCounts
 
@@ -45,12 +46,6 @@ MIN_BLOCK = 64
 EER_RANGE_MARGIN = 1
 #: share of the replicates' linear estimates left below (and above) that range
 EER_RANGE_QUANTILE = 0.01
-
-
-def _threads() -> int:
-    from fairaudit.common.parallel import cpu_count
-
-    return cpu_count()
 
 
 def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_out: int,
@@ -77,7 +72,7 @@ def pair_sums(pairs: tuple, slot_map: np.ndarray, weights: np.ndarray | None, n_
     top = int(transposed.max(initial=0))
     wt = np.ascontiguousarray(transposed, dtype=np.int8 if top <= 127 else np.int16 if top <= 32767 else np.int32)
     # one block of replicates per thread: the longer the block, the less per-pair overhead
-    workers = min(_threads(), max(1, n_rep // MIN_BLOCK))
+    workers = min(cpu_count(), max(1, n_rep // MIN_BLOCK))
     step = -(-n_rep // workers)
     blocks = [(s, min(s + step, n_rep)) for s in range(0, n_rep, step)]
 
@@ -114,15 +109,6 @@ def draw_weights(stats: PairStats, n_boot: int, rng: np.random.Generator) -> lis
         m = int(np.count_nonzero(codes == g))
         draws = rng.integers(0, m, size=(n_boot, m)) + (np.arange(n_boot) * m)[:, None]
         out.append(np.bincount(draws.ravel(), minlength=n_boot * m).reshape(n_boot, m).astype(np.float64))
-    return out
-
-
-def full_weights(stats: PairStats, weights: list[np.ndarray]) -> np.ndarray:
-    """The per-group weights of :func:`draw_weights` as one ``(n_boot, n_identities)`` matrix."""
-    codes = stats.groups.codes
-    out = np.zeros((weights[0].shape[0] if weights else 0, len(codes)))
-    for g, w in enumerate(weights):
-        out[:, np.flatnonzero(codes == g)] = w
     return out
 
 

@@ -187,13 +187,13 @@ def comparisons_table(stats, *, values: dict[str, np.ndarray], replicates: dict[
     if tests:
         from concurrent.futures import ThreadPoolExecutor
 
-        from fairaudit.verification.bootstrap import _threads
+        from fairaudit.common.parallel import cpu_count
 
         def run(item):
             data, first, metric, seed = item
             return permutation_pvalue(data, first, metric, n_perm, seed=seed)
 
-        with ThreadPoolExecutor(min(_threads(), len(tests))) as pool:  # the kernels release the GIL
+        with ThreadPoolExecutor(min(cpu_count(), len(tests))) as pool:  # the kernels release the GIL
             for row, p in zip(tests, pool.map(run, tests.values())):
                 rows[row]["p_value"] = p
                 rows[row]["n_perm"] = int(n_perm) if np.isfinite(p) else 0
