@@ -28,6 +28,8 @@ _LAZY = {
     "verification_audit": ("fairaudit.verification.audit", "verification_audit"),
     "VerificationResult": ("fairaudit.verification.result", "VerificationResult"),
     "classification_audit": ("fairaudit.classification.audit", "classification_audit"),
+    "identification_audit": ("fairaudit.identification.audit", "identification_audit"),
+    "IdentificationResult": ("fairaudit.identification.result", "IdentificationResult"),
     "ClassificationResult": ("fairaudit.classification.result", "ClassificationResult"),
     "plan_sample_size": ("fairaudit.planning.plan", "plan_sample_size"),
     "PlanResult": ("fairaudit.planning.result", "PlanResult"),

@@ -1,0 +1,236 @@
+"""Intervals, group comparisons and fairness figures of a 1:N audit.
+
+The unit of resampling is the probe's identity: the searches of one person are not independent
+(one hard face fails in every search). Every replicate redraws, within each group, as many probe
+identities as the group has, with replacement (the gallery stays fixed: it is the system's
+enrolment, not a sample of the audit); a rate is then the weighted share over the drawn
+identities' searches. The pooled figures sum the groups' replicates (a stratified bootstrap).
+
+Comparisons follow :mod:`fairaudit.verification.comparisons`: every pair of groups and, with three
+groups or more, each group against the rest, for FNIR, FPIR and the rank-1 rate; differences and
+ratios with percentile intervals of the same replicates, and a two-sided permutation p-value that
+reshuffles the probe identities between the two sides (sizes kept), adjusted by Holm over the table.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.verification.bootstrap import percentile_interval
+from fairaudit.verification.comparisons import COMPARISON_COLUMNS, REST, empty_comparisons
+from fairaudit.verification.permutation import PERM_CHUNK, TIE_TOLERANCE, draw_seed, holm
+
+#: the rates with intervals and comparisons: (name, numerator, denominator) outcome names
+METRICS = (("fnir", "false_negative", "mated"), ("fpir", "false_positive", "nonmated"),
+           ("rank1", "rank1", "mated"))
+#: the rates with a permutation p-value (the rank-1 rate moves with FNIR at rank 1: intervals only,
+#: so that Holm's adjustment is not spent on a near-duplicate of FNIR)
+TESTED = ("fnir", "fpir")
+
+
+class UnitCounts:
+    """Per probe identity sums of every outcome, and the group of each identity."""
+
+    def __init__(self, stats, out):
+        ident = stats.probe_identity
+        self.units, inverse = np.unique(ident, return_inverse=True)
+        self.group = stats.groups.codes[self.units]
+        n = len(self.units)
+        self.sums = {}
+        for _, num, den in METRICS:
+            for name in (num, den):
+                if name not in self.sums:
+                    self.sums[name] = np.bincount(inverse, weights=getattr(out, name).astype(np.float64),
+                                                  minlength=n)
+
+    def of_group(self, g: int) -> np.ndarray:
+        return np.flatnonzero(self.group == g)
+
+
+def bootstrap(units: UnitCounts, n_groups: int, n_boot: int, rng: np.random.Generator) -> dict:
+    """Replicates ``{metric: (n_boot, n_groups + 1)}`` (the last column pooled) of every rate."""
+    num = {m: np.zeros((n_boot, n_groups)) for m, _, _ in METRICS}
+    den = {m: np.zeros((n_boot, n_groups)) for m, _, _ in METRICS}
+    for g in range(n_groups):
+        members = units.of_group(g)
+        u = len(members)
+        if u == 0 or n_boot == 0:
+            continue
+        draws = rng.integers(0, u, size=(n_boot, u))
+        flat = (draws + u * np.arange(n_boot)[:, None]).ravel()
+        weights = np.bincount(flat, minlength=n_boot * u).reshape(n_boot, u).astype(np.float64)
+        for m, a, b in METRICS:
+            num[m][:, g] = weights @ units.sums[a][members]
+            den[m][:, g] = weights @ units.sums[b][members]
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for m, _, _ in METRICS:
+            groups = num[m] / den[m]
+            pooled = num[m].sum(axis=1) / den[m].sum(axis=1)
+            groups[den[m] == 0] = np.nan
+            pooled[den[m].sum(axis=1) == 0] = np.nan
+            out[m] = np.c_[groups, pooled]
+            out[f"{m}_parts"] = (num[m], den[m])
+    return out
+
+
+def permutation_pvalue(num: np.ndarray, den: np.ndarray, n_first: int, n_perm: int, seed: int) -> float:
+    """Two-sided p-value of ``rate(first n_first units) - rate(the others)`` when the units are
+    reshuffled between the two sides (units with a zero denominator are left out by the caller)."""
+    from fairaudit.verification import kernels
+
+    u = len(num)
+    if n_perm <= 0 or n_first == 0 or n_first == u:
+        return float("nan")
+    tot_n, tot_d = num.sum(), den.sum()
+    a_n, a_d = num[:n_first].sum(), den[:n_first].sum()
+    observed = a_n / a_d - (tot_n - a_n) / (tot_d - a_d)
+    subsets = kernels.RandomSubsets(u, n_first, seed)
+    extreme = valid = 0
+    for s in range(0, n_perm, PERM_CHUNK):
+        picked = subsets.draw(min(PERM_CHUNK, n_perm - s))
+        pn, pd_ = num[picked].sum(axis=1), den[picked].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = pn / pd_ - (tot_n - pn) / (tot_d - pd_)
+        d = d[np.isfinite(d)]
+        valid += d.size
+        extreme += int(np.count_nonzero(np.abs(d) >= abs(observed) * (1.0 - TIE_TOLERANCE)))
+    return (1.0 + extreme) / (1.0 + valid) if valid else float("nan")
+
+
+def _ratio(a, b):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
+    return np.where(np.isfinite(r), r, np.nan)
+
+
+def comparisons_table(units: UnitCounts, values: dict, reps: dict | None, labels: list, *, ci: float,
+                      n_perm: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Pairs of groups (and each group against the rest with three groups or more) for every metric."""
+    n_groups = len(labels)
+    rows = []
+    sides = [(a, b) for a, b in combinations(range(n_groups), 2)]
+    if n_groups >= 3:
+        sides += [(a, None) for a in range(n_groups)]
+    for metric, num_name, den_name in METRICS:
+        num_all, den_all = units.sums[num_name], units.sums[den_name]
+        parts = reps.get(f"{metric}_parts") if reps else None
+        for a, b in sides:
+            va = values[metric][a]
+            if b is None:
+                others = [g for g in range(n_groups) if g != a]
+                sel_b = np.isin(units.group, others)
+                vb_num, vb_den = num_all[sel_b].sum(), den_all[sel_b].sum()
+                vb = vb_num / vb_den if vb_den > 0 else np.nan
+                label_b = REST
+            else:
+                vb = values[metric][b]
+                sel_b = units.group == b
+                label_b = labels[b]
+            ra = rb = None
+            if parts is not None:
+                n, d = parts
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ra = n[:, a] / d[:, a]
+                    rb = (n[:, b] / d[:, b] if b is not None
+                          else n[:, others].sum(axis=1) / d[:, others].sum(axis=1))
+            seed = draw_seed(rng)
+            sel_a = units.group == a
+            keep_a = sel_a & (den_all > 0)
+            keep_b = sel_b & (den_all > 0)
+            order = np.r_[np.flatnonzero(keep_a), np.flatnonzero(keep_b)]
+            tested = metric in TESTED and np.isfinite(va) and np.isfinite(vb)
+            p = permutation_pvalue(num_all[order], den_all[order], int(keep_a.sum()), n_perm, seed) \
+                if tested else float("nan")
+            diff = va - vb
+            ratio = float(_ratio(va, vb))
+            if ra is not None:
+                d_lo, d_hi = percentile_interval(ra - rb, ci)
+                r_lo, r_hi = percentile_interval(_ratio(ra, rb), ci)
+            else:
+                d_lo = d_hi = r_lo = r_hi = np.nan
+            rows.append({"metric": metric, "kind": "pair" if b is not None else "vs_rest",
+                         "group_a": labels[a], "group_b": label_b, "value_a": va, "value_b": vb,
+                         "difference": diff, "difference_ci_low": d_lo, "difference_ci_high": d_hi,
+                         "ratio": ratio, "ratio_ci_low": r_lo, "ratio_ci_high": r_hi,
+                         "p_value": p, "p_holm": np.nan, "n_perm": n_perm if np.isfinite(p) else 0})
+    if not rows:
+        return empty_comparisons()
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float))
+    table["n_perm"] = table["n_perm"].astype(np.int64)
+    return table
+
+
+#: fairness figures of verification renamed for 1:N: FMR -> FPIR, FNMR -> FNIR (NIST's 1:N reports)
+FIGURE_NAMES = {"fmr_max_min": "fpir_max_min", "fnmr_max_min": "fnir_max_min"}
+
+
+def _rename_rates(text):
+    if not isinstance(text, str):
+        return text
+    for a, b in (("FNMR", "FNIR"), ("FMR", "FPIR"), ("fnmr", "fnir"), ("fmr", "fpir"),
+                 ("impostor pairs", "non-mated searches"), ("genuine pairs", "mated searches")):
+        text = text.replace(a, b)
+    return text
+
+
+def fairness(values: dict, reps: dict | None, labels: list, *, alpha: float, ci: float) -> pd.DataFrame:
+    """The fairness figures of :mod:`fairaudit.verification.fairness` over FPIR (in FMR's place)
+    and FNIR (in FNMR's), with bootstrap intervals."""
+    from fairaudit.verification.fairness import fairness_table
+
+    replicates = None
+    if reps is not None:
+        replicates = (reps["fpir"][:, :-1], reps["fnir"][:, :-1])
+    table = fairness_table(values["fpir"], values["fnir"], labels=labels, alpha=alpha,
+                           replicates=replicates, ci=ci)
+    table = table.rename(index=FIGURE_NAMES)
+    for col in ("reason", "formula", "direction"):
+        if col in table.columns:
+            table[col] = table[col].map(_rename_rates)
+    return table
+
+
+def interval_columns(by_group: pd.DataFrame, overall: pd.Series, reps: dict | None, units: UnitCounts,
+                     *, ci: float, min_identities: int) -> None:
+    """Add ``{metric}_ci_low``, ``_ci_high`` and ``_ci_method`` columns (in place): percentile
+    intervals of the replicates, or Clopper-Pearson on an effective size where a group is below
+    ``min_identities`` probe identities, has no error, or its percentile interval collapsed
+    (:func:`fairaudit.verification.small_samples.honest_interval`)."""
+    from fairaudit.verification.small_samples import honest_interval
+
+    n_groups = len(by_group)
+    spec = {"fnir": ("n_false_negatives", "n_mated", "n_mated_identities"),
+            "fpir": ("n_false_positives", "n_nonmated", "n_nonmated_identities"),
+            "rank1": (None, "n_mated", "n_mated_identities")}
+    for metric in spec:
+        for col in ("ci_low", "ci_high"):
+            by_group[f"{metric}_{col}"] = np.nan
+            overall[f"{metric}_{col}"] = np.nan
+        by_group[f"{metric}_ci_method"] = ""
+        overall[f"{metric}_ci_method"] = ""
+    if reps is None:
+        return
+    for metric, (err_col, n_col, u_col) in spec.items():
+        for g in range(n_groups + 1):
+            row = overall if g == n_groups else by_group.iloc[g]
+            r = reps[metric][:, g]
+            pct = percentile_interval(r, ci)
+            n = float(row[n_col])
+            if not n > 0:
+                lo, hi, method = np.nan, np.nan, ""
+            else:
+                errs = float(row[err_col]) if err_col else float(row["rank1"]) * n
+                small = int(row[u_col]) < int(min_identities)
+                lo, hi, method = honest_interval(round(errs), n, float(row[u_col]), r, pct, ci, small,
+                                                 int(row[u_col]))
+            if g == n_groups:
+                overall[f"{metric}_ci_low"], overall[f"{metric}_ci_high"] = lo, hi
+                overall[f"{metric}_ci_method"] = method
+            else:
+                by_group.iloc[g, by_group.columns.get_indexer(
+                    [f"{metric}_ci_low", f"{metric}_ci_high", f"{metric}_ci_method"])] = [lo, hi, method]
