@@ -466,3 +466,53 @@ def test_balanced_preset_shows_no_systematic_ordering(diveface_rates):
     planted_fnmr = np.array([r[0] for r in planted_rates.values()])
     assert np.any(np.abs(planted_fmr / planted_fmr.mean() - 1) >= 0.3)
     assert np.any(np.abs(planted_fnmr / planted_fnmr.mean() - 1) >= 0.7)
+
+
+# --- 1:N: the roles and the planted effects an identification audit must find ---------------------
+def test_search_roles_split_every_group_into_gallery_mated_and_nonmated_probes():
+    es = synthetic.population("diveface", n_identities=40, samples_per_identity=3, dim=16)
+    roles = synthetic.search_roles(es, nonmated_share=0.25, gallery_samples=1, random_state=3)
+    assert roles.shape == (len(es),) and set(roles) == {"gallery", "probe"}
+    frame = pd.DataFrame({"identity": es.identity, "role": roles, "gender": es.column("gender"),
+                          "ethnicity": es.column("ethnicity")})
+    per_identity = frame.groupby("identity")["role"].apply(lambda r: (r == "gallery").sum())
+    assert set(per_identity.unique()) == {0, 1}  # enrolled with one sample, or held out
+    held_out = per_identity[per_identity == 0].index
+    groups = frame.drop_duplicates("identity").set_index("identity")
+    counts = groups.loc[held_out].groupby(["gender", "ethnicity"]).size()
+    assert (counts == 10).all() and len(counts) == 6  # 25 % of 40 identities in every group
+    again = synthetic.search_roles(es, nonmated_share=0.25, gallery_samples=1, random_state=3)
+    assert np.array_equal(roles, again)
+    assert not np.array_equal(roles, synthetic.search_roles(es, nonmated_share=0.25, random_state=4))
+
+
+def test_search_roles_rejects_a_non_embedding_set_and_bad_shares():
+    with pytest.raises(fairaudit.FairauditInputError, match="not an EmbeddingSet"):
+        synthetic.search_roles(np.zeros((3, 2)))
+    es = synthetic.population("diveface", n_identities=4, samples_per_identity=2, dim=16)
+    with pytest.raises(fairaudit.FairauditInputError, match="nonmated_share"):
+        synthetic.search_roles(es, nonmated_share=1.0)
+
+
+def test_identification_audit_finds_the_planted_1n_orders():
+    es = synthetic.population("diveface", n_identities=300, samples_per_identity=4)
+    roles = synthetic.search_roles(es)
+    r = fairaudit.identification_audit(es, by=["gender", "ethnicity"], gallery=roles, threshold="fpir=0.05",
+                                       n_boot=0)
+    planted = synthetic.planted("diveface").set_index("group")
+    fnir = r.by_group.set_index("label")["fnir"]
+    # FNIR follows the planted FNMR order exactly at this size
+    assert list(fnir.sort_values(ascending=False).index) == list(planted["fnir_rank"].sort_values().index)
+    # FPIR: the planted top group (most similar identities) has the highest FPIR
+    fpir = r.by_group.set_index("label")["fpir"]
+    assert fpir.idxmax() == planted["fpir_rank"].idxmin()
+    # crowding: a group's own identities are over-represented at the top of its non-mated lists,
+    # most where identities are planted most alike
+    lift = np.diag(r.landing_matrix("top_k_lift").to_numpy())
+    own = pd.Series(lift, index=r.landing_matrix().index)
+    assert (own > 1).all()
+    assert own.idxmax() == planted["fpir_rank"].idxmin()
+    from scipy.stats import spearmanr
+
+    assert spearmanr(own[planted.index], -planted["fpir_rank"]).statistic > 0.8
+    assert es.metadata["planted"]["crowding_order"] == list(planted["fpir_rank"].sort_values().index)

@@ -345,6 +345,11 @@ def _planted_metadata(p: Preset, specs: tuple[GroupSpec, ...], *, overridden: bo
         # overridden parameters may change the order, so none is claimed then
         "fnmr_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
         "fmr_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
+        # 1:N: FNIR follows the genuine spread as FNMR does; FPIR and the crowding of a group's own
+        # identities at the top of its non-mated candidate lists follow identity_similarity, as FMR
+        "fnir_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
+        "fpir_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
+        "crowding_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
         "overridden": overridden,
         "parameters": {spec.group: spec.parameters() for spec in specs},
     }
@@ -370,7 +375,10 @@ def planted(preset: str | Preset = "diveface") -> pd.DataFrame:
         sample from the gender boundary along its gender direction,
         ``sqrt(s) * gamma / sqrt(1 + sigma_w**2)``), and ``fnmr_rank`` /
         ``fmr_rank`` (1 = the highest planted rate; every group ranks 1 when no
-        ordering is planted).
+        ordering is planted), and for 1:N searches (see :func:`search_roles`) ``fnir_rank``
+        (FNIR follows the genuine spread, as FNMR) and ``fpir_rank`` (FPIR, and how much a
+        group's own identities crowd the top of its non-mated candidate lists, follow
+        ``identity_similarity``, as FMR).
 
     Examples
     --------
@@ -389,7 +397,8 @@ def planted(preset: str | Preset = "diveface") -> pd.DataFrame:
             math.sqrt(spec.identity_similarity) * spec.gender_strength / math.sqrt(1.0 + sw2)
             if p.gender_attribute is not None else 0.0
         )
-        for col, order in (("fnmr_rank", p.planted_fnmr_order), ("fmr_rank", p.planted_fmr_order)):
+        for col, order in (("fnmr_rank", p.planted_fnmr_order), ("fmr_rank", p.planted_fmr_order),
+                           ("fnir_rank", p.planted_fnmr_order), ("fpir_rank", p.planted_fmr_order)):
             rec[col] = order.index(spec.label) + 1 if order else 1
         records.append(rec)
     return pd.DataFrame.from_records(records).set_index("label")
@@ -420,6 +429,69 @@ def describe(preset: str | Preset = "diveface") -> str:
         parts.append("Expected FNMR order (highest first): " + " > ".join(p.planted_fnmr_order) + ".")
     if p.planted_fmr_order:
         parts.append("Expected FMR order (highest first): " + " > ".join(p.planted_fmr_order) + ".")
+    if p.planted_fnmr_order or p.planted_fmr_order:
+        parts.append("In 1:N searches (search_roles) FNIR follows the FNMR order, and FPIR and the crowding "
+                     "of a group's own identities at the top of its non-mated candidate lists follow the FMR "
+                     "order.")
     if not (p.planted_fnmr_order or p.planted_fmr_order):
         parts.append("No ordering is planted: an audit should find no systematic difference.")
     return " ".join(parts)
+
+
+# --- a 1:N protocol ---------------------------------------------------------
+def search_roles(
+    data: EmbeddingSet,
+    *,
+    nonmated_share: float = 0.2,
+    gallery_samples: int = 1,
+    random_state: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """The gallery/probe role of every sample of ``data``, for ``identification_audit(gallery=roles)``.
+
+    The split is the audit's own seeded split (:class:`fairaudit.identification.GallerySplit`),
+    stratified by the combination of every attribute: within each group, ``nonmated_share`` of
+    the identities are held out (their samples are non-mated probes), every other identity
+    enrolls ``gallery_samples`` samples and its other samples are mated probes. With fixed roles,
+    every audit of the population (by any attribute) searches the same gallery, and the planted
+    1:N effects of the preset (``planted()``: ``fnir_rank``, ``fpir_rank``) hold.
+
+    Parameters
+    ----------
+    data : EmbeddingSet
+        A population (from :func:`population`, or any EmbeddingSet).
+    nonmated_share, gallery_samples
+        As :class:`fairaudit.identification.GallerySplit`.
+    random_state : int, Generator or None, default 0
+
+    Returns
+    -------
+    ndarray of str
+        ``"gallery"`` or ``"probe"`` per row, in the set's order.
+
+    Examples
+    --------
+    >>> from fairaudit import synthetic
+    >>> roles = synthetic.search_roles(synthetic.population(n_identities=20, dim=16))
+    >>> sorted(set(roles))
+    ['gallery', 'probe']
+    """
+    from fairaudit.data.groups import make_groups
+    from fairaudit.identification.protocol import GALLERY_ROLE, PROBE_ROLE, GallerySplit, split_rows
+
+    if not isinstance(data, EmbeddingSet):
+        raise errors.FairauditInputError(
+            f"data is a {type(data).__name__}, not an EmbeddingSet. Fix: pass a population, e.g. "
+            "synthetic.search_roles(synthetic.population()).")
+    split = GallerySplit(nonmated_share=nonmated_share, samples=gallery_samples)
+    names, ident = np.unique(data.identity, return_inverse=True)
+    first = np.zeros(len(names), dtype=np.int64)
+    first[ident[::-1]] = np.arange(len(ident))[::-1]
+    by = tuple(data.attribute_names)
+    if by:
+        codes = make_groups({a: data.column(a)[first] for a in by}, by).codes
+    else:
+        codes = np.zeros(len(names), dtype=np.int64)
+    gallery_rows, _ = split_rows(ident, codes, split, _resolve_rng(random_state))
+    role = np.full(len(data), PROBE_ROLE, dtype="<U7")
+    role[gallery_rows] = GALLERY_ROLE
+    return role

@@ -14,7 +14,7 @@ from fairaudit.common.seeds import resolve_rng
 from fairaudit.data import EmbeddingSet
 from fairaudit.data.groups import normalize_by
 from fairaudit.identification import rates
-from fairaudit.identification.protocol import EMPTY_PROTOCOL, GallerySplit, parse_gallery, role_rows, split_rows
+from fairaudit.identification.protocol import EMPTY_PROTOCOL, GallerySplit, parse_gallery, split_rows
 from fairaudit.identification.result import IdentificationResult
 from fairaudit.identification.search import DEFAULT_GALLERY_TILE, DEFAULT_PROBE_BLOCK, embedding_search_stats
 from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, RULE_OF_30
@@ -80,11 +80,12 @@ def identification_audit(
         (:func:`fairaudit.identification.read_candidates`).
     by : str or sequence of str
         The attribute(s) that define the groups; a search belongs to the group of its probe.
-    gallery : None, str, dict or GallerySplit
+    gallery : None, dict, GallerySplit or array of roles
         The protocol (EmbeddingSet only): None for the seeded split (20 % of each group's identities
         held out as non-mated probes, one sample per other identity enrolled, the rest mated
         probes), a dict or :class:`~fairaudit.identification.GallerySplit` to change those shares, or
-        the name of a column whose values are ``"gallery"`` or ``"probe"``.
+        the role of every sample, an array of ``"gallery"``/``"probe"`` (or bools, True = gallery)
+        in the set's row order (:func:`fairaudit.synthetic.search_roles` draws one).
     threshold : float, "fpir=x" or {"fpir": x}
         A fixed score, or the lowest threshold at which the pooled FPIR is at most x (as NIST's 1:N
         reports set it). One threshold for every group.
@@ -123,7 +124,9 @@ def identification_audit(
     resolve_rng(random_state)
     if isinstance(data, EmbeddingSet):
         normalize_by(by, data.attribute_names)
-        protocol = parse_gallery(gallery, data.attribute_names)
+        protocol = parse_gallery(gallery)
+        if not isinstance(protocol, GallerySplit):
+            protocol.rows(len(data))  # the length, before any work
         if policy.kind == "fixed" and not -1.0 <= policy.value <= 1.0:
             from fairaudit.verification.policy import THRESHOLD_OUT_OF_RANGE
 
@@ -157,8 +160,8 @@ def _search(data: EmbeddingSet, by_t, protocol, rng_split, level_seed, k, progre
         gallery_rows, probe_rows = split_rows(ident, groups.codes, protocol, rng_split)
         fix = "use a larger population or a smaller nonmated_share."
     else:
-        gallery_rows, probe_rows = role_rows(data.column(protocol.column), protocol.column)
-        fix = f"mark some samples 'gallery' and some 'probe' in column {protocol.column!r}."
+        gallery_rows, probe_rows = protocol.rows(len(data))
+        fix = "mark some samples 'gallery' and some 'probe'."
     if len(gallery_rows) == 0 or len(probe_rows) == 0:
         what = "an empty gallery" if len(gallery_rows) == 0 else "no probe"
         raise errors.FairauditInputError(EMPTY_PROTOCOL.format(value=protocol.describe(), what=what, fix=fix))
@@ -185,7 +188,9 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
         by_t = normalize_by(by, data.attribute_names)
         stats = _search(data, by_t, protocol, np.random.default_rng(int(seeds[0])), int(seeds[1] % 2**32), k,
                         progress, executor, scratch, gallery_tile, probe_block)
-        protocol_d = {**protocol.describe(), "seed": int(seeds[0])}
+        protocol_d = protocol.describe()
+        if isinstance(protocol, GallerySplit):
+            protocol_d["seed"] = int(seeds[0])
     else:
         by_t = data.resolve_by(by)
         stats = data.search_stats(by_t, k=k)

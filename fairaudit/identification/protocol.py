@@ -2,8 +2,11 @@
 
 Two ways to get one from an :class:`~fairaudit.EmbeddingSet`:
 
-* a **role column** (``gallery="role"``): every sample says ``"gallery"`` or ``"probe"``; a probe
-  whose identity has a gallery sample is *mated*, any other probe is *non-mated*;
+* **roles** (``gallery=roles``, an array with one entry per sample): ``"gallery"`` or ``"probe"``
+  (or True for gallery, False for probe); a probe whose identity has a gallery sample is *mated*,
+  any other probe is *non-mated*. Roles vary between the samples of one identity, so they are
+  not an attribute of the EmbeddingSet (attributes are constant per identity);
+  :func:`fairaudit.synthetic.search_roles` draws them for a population;
 * a **seeded split** (the default, or :class:`GallerySplit`): within every group, a share of the
   identities (``nonmated_share``, at least one per group of two or more identities) is held out and
   all their samples become non-mated probes; every other identity enrolls ``samples`` of its
@@ -26,11 +29,21 @@ PROBE_ROLE = "probe"
 BAD_GALLERY = (
     "gallery={value!r} is not a gallery/probe protocol. Fix: leave it out for the seeded split "
     "(a share of each group's identities held out as non-mated probes, one sample per other identity "
-    "enrolled), pass the name of a column whose values are 'gallery' or 'probe' (gallery='role'), a "
-    "dict such as gallery={{'nonmated_share': 0.3, 'samples': 2}}, or a fairaudit.identification.GallerySplit."
+    "enrolled), pass a dict such as gallery={{'nonmated_share': 0.3, 'samples': 2}} or a "
+    "fairaudit.identification.GallerySplit, or pass the role of every sample as an array "
+    "(gallery=roles, values 'gallery' or 'probe')."
+)
+GALLERY_NAME = (
+    "gallery={value!r}: a name cannot give the roles, because roles change between the samples of one "
+    "identity and an EmbeddingSet's attributes are constant per identity. Fix: pass the role of every "
+    "sample as an array, gallery=roles (values 'gallery' or 'probe', one per row; "
+    "fairaudit.synthetic.search_roles(es) draws them), or leave gallery out for the seeded split."
+)
+BAD_ROLE_LENGTH = (
+    "gallery: {got} roles for {n} samples. Fix: pass one role per row of the EmbeddingSet, in its order."
 )
 BAD_ROLE_VALUES = (
-    "gallery={column!r}: the column holds {bad} where every value must be 'gallery' or 'probe' "
+    "gallery: the roles hold {bad} where every value must be 'gallery' or 'probe' (or True/False) "
     "({count} such rows, e.g. row {row}). Fix: set each sample's role to 'gallery' (enrolled) or "
     "'probe' (searched), or drop the other rows before the audit."
 )
@@ -79,46 +92,55 @@ class GallerySplit:
         return {"kind": "split", "nonmated_share": float(self.nonmated_share), "samples": int(self.samples)}
 
 
-@dataclass(frozen=True)
-class RoleColumn:
-    """The gallery/probe role of every sample, read from a column."""
+@dataclass(frozen=True, eq=False)
+class Roles:
+    """The gallery/probe role of every sample (validated: ``is_gallery`` is a bool array)."""
 
-    column: str
+    is_gallery: np.ndarray
 
     def describe(self) -> dict:
-        return {"kind": "column", "column": self.column}
+        return {"kind": "roles", "n_gallery_samples": int(self.is_gallery.sum()),
+                "n_probe_samples": int((~self.is_gallery).sum())}
+
+    def rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.is_gallery) != n:
+            raise errors.FairauditInputError(BAD_ROLE_LENGTH.format(got=len(self.is_gallery), n=n))
+        return np.flatnonzero(self.is_gallery), np.flatnonzero(~self.is_gallery)
 
 
-def parse_gallery(gallery: Any, attribute_names) -> GallerySplit | RoleColumn:
+def parse_roles(roles: Any) -> Roles:
+    """Roles from an array of ``'gallery'``/``'probe'`` (case-insensitive) or of bools."""
+    arr = np.asarray(roles.to_numpy() if hasattr(roles, "to_numpy") else roles)
+    if arr.ndim != 1:
+        raise errors.FairauditInputError(BAD_GALLERY.format(value=f"an array of shape {arr.shape}"))
+    if arr.dtype == bool:
+        return Roles(arr.copy())
+    text = np.char.lower(np.char.strip(arr.astype(str)))
+    is_gallery = text == GALLERY_ROLE
+    bad = ~(is_gallery | (text == PROBE_ROLE))
+    if bad.any():
+        values = sorted(set(arr[bad].astype(str).tolist()))
+        raise errors.FairauditInputError(BAD_ROLE_VALUES.format(
+            bad=values[:5], count=int(bad.sum()), row=int(np.flatnonzero(bad)[0])))
+    return Roles(is_gallery)
+
+
+def parse_gallery(gallery: Any) -> GallerySplit | Roles:
     """Turn the ``gallery=`` argument into a protocol (validated, before any work)."""
     if gallery is None:
         return GallerySplit()
-    if isinstance(gallery, (GallerySplit, RoleColumn)):
+    if isinstance(gallery, (GallerySplit, Roles)):
         return gallery
     if isinstance(gallery, str):
-        if gallery not in attribute_names:
-            raise errors.FairauditInputError(errors.UNKNOWN_ATTRIBUTE.format(
-                name="gallery", value=gallery, available=list(attribute_names)))
-        return RoleColumn(gallery)
+        raise errors.FairauditInputError(GALLERY_NAME.format(value=gallery))
     if isinstance(gallery, dict):
         unknown = sorted(set(gallery) - {"nonmated_share", "samples"})
         if unknown:
             raise errors.FairauditInputError(UNKNOWN_SPLIT_OPTION.format(names=unknown))
         return GallerySplit(**gallery)
+    if isinstance(gallery, (list, tuple, np.ndarray)) or hasattr(gallery, "to_numpy"):
+        return parse_roles(gallery)
     raise errors.FairauditInputError(BAD_GALLERY.format(value=gallery))
-
-
-def role_rows(roles: np.ndarray, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Gallery and probe row indices from a role column (values compared case-insensitively)."""
-    text = np.char.lower(np.char.strip(np.asarray(roles).astype(str)))
-    is_gallery = text == GALLERY_ROLE
-    is_probe = text == PROBE_ROLE
-    bad = ~(is_gallery | is_probe)
-    if bad.any():
-        values = sorted(set(np.asarray(roles)[bad].astype(str).tolist()))
-        raise errors.FairauditInputError(BAD_ROLE_VALUES.format(
-            column=column, bad=values[:5], count=int(bad.sum()), row=int(np.flatnonzero(bad)[0])))
-    return np.flatnonzero(is_gallery), np.flatnonzero(is_probe)
 
 
 def split_rows(ident: np.ndarray, identity_group: np.ndarray, split: GallerySplit,
