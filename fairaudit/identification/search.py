@@ -9,9 +9,10 @@ From those, FPIR(T), FNIR(T, R) for every R <= K, the CMC up to K and the candid
 composition are exact counts: the probes x gallery score matrix is never held.
 
 * from an :class:`~fairaudit.EmbeddingSet`, :func:`embedding_search_stats` sorts the gallery by
-  identity, cuts it into tiles at identity boundaries, and runs one task per block of probes: the
-  float32 product of the block with each gallery tile, then a compiled loop
-  (:func:`_search_tile`) that takes each identity's best score and merges it into the top-K.
+  sub-gallery level and identity, cuts it into tiles at identity boundaries, and runs one task per
+  block of probes: the float32 product of the block with each gallery tile, then a compiled loop
+  (:func:`_search_tile`) that reduces chunks of columns to their maximum and merges into the top-K
+  only the chunks that reach it (taking each identity's best score).
   Tasks own their probes, so no two tasks share state and the results are the same, bit for bit,
   on threads, on a Dask cluster and in one process.
 * candidate lists read from files (:mod:`fairaudit.identification.candidates`) fill the same
@@ -116,42 +117,69 @@ def gallery_levels(n_identities: int, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------
 # The compiled tile loop
 # --------------------------------------------------------------------------
-def _search_tile(scores, runs, run_ident, run_level, mate, top_s, top_i, mate_best, level_best):
-    """Merge one tile of scores (probes x gallery columns; columns of one identity contiguous,
-    ``runs`` their boundaries) into each probe's state: the mate's best score, the best score per
-    level, and the top-K non-mate identities (``top_s`` descending, ties by identity code)."""
+#: columns per chunk of the tile loop: a chunk is tested with one vectorised max
+CHUNK = 64
+
+
+def _search_tile(scores, col0, chunk_lo, chunk_hi, chunk_run_lo, chunk_run_hi, chunk_level, runs, run_ident,
+                 mate, mate_lo, mate_hi, top_s, top_i, mate_best, level_best):
+    """Merge one tile of scores (probes x gallery columns ``col0 ..``) into each probe's state: the
+    mate's best score, the best non-mate score per level, and the top-K non-mate identities
+    (``top_s`` descending, ties by identity code).
+
+    Columns of one identity are contiguous (``runs``, boundaries within the tile), and so are the
+    identities of one level; chunks are runs of identities of one level, about :data:`CHUNK`
+    columns. A chunk without the probe's mate is first tested in one vectorised pass: only when a
+    score reaches the current K-th score or the level's best so far are the chunk's identities
+    merged one by one. A chunk holding the mate always is."""
     p = scores.shape[0]
     k = top_s.shape[1]
-    n_runs = len(runs) - 1
+    n_chunks = len(chunk_lo)
     for i in range(p):
         row = scores[i]
         m = mate[i]
+        mlo = mate_lo[i] - col0
+        mhi = mate_hi[i] - col0
         kth_s = top_s[i, k - 1]
         kth_i = top_i[i, k - 1]
-        for r in range(n_runs):
-            j0 = runs[r]
-            best = row[j0]
-            for j in range(j0 + 1, runs[r + 1]):
-                if row[j] > best:
-                    best = row[j]
-            g = run_ident[r]
-            if g == m:
-                if best > mate_best[i]:
-                    mate_best[i] = best
+        for c in range(n_chunks):
+            lo = chunk_lo[c]
+            hi = chunk_hi[c]
+            exact = mlo < hi and mhi > lo
+            if not exact:
+                # a count, not a max: the compiler vectorises it (it does not vectorise a float max)
+                bar = min(kth_s, level_best[i, chunk_level[c]])
+                n_above = 0
+                for j in range(lo, hi):
+                    n_above += row[j] >= bar
+                exact = n_above > 0
+            if not exact:
                 continue
-            lv = run_level[r]
-            if best > level_best[i, lv]:
-                level_best[i, lv] = best
-            if best > kth_s or (best == kth_s and g < kth_i):
-                pos = k - 1
-                while pos > 0 and (top_s[i, pos - 1] < best or (top_s[i, pos - 1] == best and top_i[i, pos - 1] > g)):
-                    top_s[i, pos] = top_s[i, pos - 1]
-                    top_i[i, pos] = top_i[i, pos - 1]
-                    pos -= 1
-                top_s[i, pos] = best
-                top_i[i, pos] = g
-                kth_s = top_s[i, k - 1]
-                kth_i = top_i[i, k - 1]
+            for r in range(chunk_run_lo[c], chunk_run_hi[c]):
+                j0 = runs[r]
+                best = row[j0]
+                for j in range(j0 + 1, runs[r + 1]):
+                    if row[j] > best:
+                        best = row[j]
+                g = run_ident[r]
+                if g == m:
+                    if best > mate_best[i]:
+                        mate_best[i] = best
+                    continue
+                lv = chunk_level[c]
+                if best > level_best[i, lv]:
+                    level_best[i, lv] = best
+                if best > kth_s or (best == kth_s and g < kth_i):
+                    pos = k - 1
+                    while pos > 0 and (top_s[i, pos - 1] < best
+                                       or (top_s[i, pos - 1] == best and top_i[i, pos - 1] > g)):
+                        top_s[i, pos] = top_s[i, pos - 1]
+                        top_i[i, pos] = top_i[i, pos - 1]
+                        pos -= 1
+                    top_s[i, pos] = best
+                    top_i[i, pos] = g
+                    kth_s = top_s[i, k - 1]
+                    kth_i = top_i[i, k - 1]
 
 
 _COMPILED: dict = {}
@@ -169,24 +197,38 @@ def _kernel():
 # --------------------------------------------------------------------------
 # Tasks
 # --------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class _TilePlan:
+    """One gallery tile: its columns and how the loop walks them."""
+
+    start: int
+    stop: int
+    chunk_lo: np.ndarray
+    chunk_hi: np.ndarray
+    chunk_run_lo: np.ndarray
+    chunk_run_hi: np.ndarray
+    chunk_level: np.ndarray
+    runs: np.ndarray
+    run_ident: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class _Plan:
     """What every task needs besides its probes (small and picklable)."""
 
     n_gallery: int  # gallery rows come first in the sorted rows
-    tiles: tuple  # (start, stop) column ranges of gallery tiles
-    runs: tuple  # per tile: identity run boundaries, relative to the tile
-    run_ident: tuple  # per tile: identity code of each run
-    run_level: tuple  # per tile: level of each run's identity
+    tiles: tuple  # of _TilePlan
     k: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _ProbeBlock:
     index: int
     start: int  # rows in the sorted matrix
     stop: int
     mate: np.ndarray  # mate identity code per probe, -1 when not mated
+    mate_lo: np.ndarray  # the mate's gallery columns (0, 0 when not mated)
+    mate_hi: np.ndarray
 
 
 def _search_task(rows, block: _ProbeBlock, plan: _Plan, check_threads: bool = True):
@@ -204,16 +246,16 @@ def _search_task(rows, block: _ProbeBlock, plan: _Plan, check_threads: bool = Tr
     mate_best = np.full(p, -np.inf, dtype=np.float32)
     level_best = np.full((p, LEVELS), -np.inf, dtype=np.float32)
     mate = np.ascontiguousarray(block.mate, dtype=np.int32)
-    scores = None
-    for t, (s, e) in enumerate(plan.tiles):
-        gallery = np.asarray(rows.rows(s, e), dtype=np.float32)
-        shape = (p, e - s)
-        if scores is None or scores.size < shape[0] * shape[1]:
-            buffer = np.empty(shape[0] * shape[1], dtype=np.float32)
-        scores = buffer[:shape[0] * shape[1]].reshape(shape)
+    buffer = np.empty(0, dtype=np.float32)
+    for t in plan.tiles:
+        gallery = np.asarray(rows.rows(t.start, t.stop), dtype=np.float32)
+        size = p * (t.stop - t.start)
+        if buffer.size < size:
+            buffer = np.empty(size, dtype=np.float32)
+        scores = buffer[:size].reshape(p, t.stop - t.start)
         np.matmul(probes, gallery.T, out=scores)
-        kernel(scores, plan.runs[t], plan.run_ident[t], plan.run_level[t], mate, top_s, top_i,
-               mate_best, level_best)
+        kernel(scores, t.start, t.chunk_lo, t.chunk_hi, t.chunk_run_lo, t.chunk_run_hi, t.chunk_level, t.runs,
+               t.run_ident, mate, block.mate_lo, block.mate_hi, top_s, top_i, mate_best, level_best)
     top_i[~np.isfinite(top_s)] = -1
     return block.index, mate_best, top_s, top_i, level_best
 
@@ -238,6 +280,30 @@ def _gallery_tiles(ident_sorted: np.ndarray, tile: int) -> list[tuple[int, int]]
         out.append((pos, stop))
         pos = stop
     return out
+
+
+def _tile_plan(start: int, stop: int, ident: np.ndarray, level: np.ndarray) -> _TilePlan:
+    """Runs and chunks of the gallery columns ``start:stop`` (``ident`` and ``level`` per column)."""
+    part = ident[start:stop]
+    lv = level[start:stop]
+    st = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    runs = np.r_[st, stop - start].astype(np.int64)
+    run_level = lv[st]
+    chunk_lo, chunk_run_lo, chunk_level = [], [], []
+    base = -1
+    for r in range(len(st)):
+        if base < 0 or run_level[r] != chunk_level[-1] or runs[r + 1] - base > CHUNK:
+            chunk_lo.append(int(runs[r]))
+            chunk_run_lo.append(r)
+            chunk_level.append(int(run_level[r]))
+            base = int(runs[r])
+    chunk_hi = chunk_lo[1:] + [stop - start]
+    return _TilePlan(start=start, stop=stop, chunk_lo=np.array(chunk_lo, dtype=np.int64),
+                     chunk_hi=np.array(chunk_hi, dtype=np.int64),
+                     chunk_run_lo=np.array(chunk_run_lo, dtype=np.int64),
+                     chunk_run_hi=np.array(chunk_run_lo[1:] + [len(st)], dtype=np.int64),
+                     chunk_level=np.array(chunk_level, dtype=np.int32), runs=runs,
+                     run_ident=part[st].astype(np.int32))
 
 
 def embedding_search_stats(
@@ -270,23 +336,25 @@ def embedding_search_stats(
     gallery_rows = np.asarray(gallery_rows, dtype=np.int64)
     probe_rows = np.asarray(probe_rows, dtype=np.int64)
     g_ident = ident[gallery_rows]
-    g_order = np.argsort(g_ident, kind="stable")
+    enrolled, samples = np.unique(g_ident, return_counts=True)
+    levels = gallery_levels(len(enrolled), level_seed)
+    level_of = np.full(len(identity_names), -1, dtype=np.int32)
+    level_of[enrolled] = levels
+    # the gallery sorted by level, then identity: each identity's columns are contiguous, and so
+    # are the identities of one level (the tile loop reduces a level's columns in one pass)
+    g_order = np.lexsort((g_ident, level_of[g_ident]))
     order = np.r_[gallery_rows[g_order], probe_rows]
     ident_sorted = g_ident[g_order]
-    enrolled, samples = np.unique(ident_sorted, return_counts=True)
-    level_of = np.full(len(identity_names), -1, dtype=np.int32)
-    levels = gallery_levels(len(enrolled), level_seed)
-    level_of[enrolled] = levels
-    tiles = _gallery_tiles(ident_sorted, max(1, int(gallery_tile)))
-    runs, run_ident, run_level = [], [], []
-    for s, e in tiles:
-        part = ident_sorted[s:e]
-        st = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
-        runs.append(np.r_[st, e - s].astype(np.int64))
-        run_ident.append(part[st].astype(np.int32))
-        run_level.append(level_of[part[st]].astype(np.int32))
-    plan = _Plan(n_gallery=len(gallery_rows), tiles=tuple(tiles), runs=tuple(runs),
-                 run_ident=tuple(run_ident), run_level=tuple(run_level), k=int(k))
+    level_sorted = level_of[ident_sorted]
+    tiles = tuple(_tile_plan(s, e, ident_sorted, level_sorted)
+                  for s, e in _gallery_tiles(ident_sorted, max(1, int(gallery_tile))))
+    plan = _Plan(n_gallery=len(gallery_rows), tiles=tiles, k=int(k))
+    first_col = np.zeros(len(identity_names), dtype=np.int64)
+    last_col = np.zeros(len(identity_names), dtype=np.int64)
+    if len(ident_sorted):
+        bounds = np.flatnonzero(np.r_[True, ident_sorted[1:] != ident_sorted[:-1], True])
+        first_col[ident_sorted[bounds[:-1]]] = bounds[:-1]
+        last_col[ident_sorted[bounds[:-1]]] = bounds[1:]
     p_ident = ident[probe_rows]
     is_enrolled = np.zeros(len(identity_names), dtype=bool)
     is_enrolled[enrolled] = True
@@ -304,9 +372,13 @@ def embedding_search_stats(
     if path is not None and hasattr(executor, "check_readable"):
         executor.check_readable(path)
     n_g = len(gallery_rows)
+    mate_lo = np.where(mated, first_col[p_ident], 0).astype(np.int64)
+    mate_hi = np.where(mated, last_col[p_ident], 0).astype(np.int64)
+    step = max(1, int(probe_block))
     blocks = [
-        _ProbeBlock(b, n_g + s, n_g + min(s + probe_block, len(probe_rows)), mate[s:s + probe_block])
-        for b, s in enumerate(range(0, len(probe_rows), max(1, int(probe_block))))
+        _ProbeBlock(b, n_g + s, n_g + min(s + step, len(probe_rows)), mate[s:s + step], mate_lo[s:s + step],
+                    mate_hi[s:s + step])
+        for b, s in enumerate(range(0, len(probe_rows), step))
     ]
     n_p = len(probe_rows)
     top_s = np.full((n_p, k), -np.inf)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from fairaudit.verification.bootstrap import percentile_interval
 from fairaudit.verification.comparisons import COMPARISON_COLUMNS, REST, empty_comparisons
-from fairaudit.verification.permutation import PERM_CHUNK, TIE_TOLERANCE, draw_seed, holm
+from fairaudit.verification.permutation import TIE_TOLERANCE, draw_seed, holm
 
 #: the rates with intervals and comparisons: (name, numerator, denominator) outcome names
 METRICS = (("fnir", "false_negative", "mated"), ("fpir", "false_positive", "nonmated"),
@@ -77,28 +77,75 @@ def bootstrap(units: UnitCounts, n_groups: int, n_boot: int, rng: np.random.Gene
     return out
 
 
+def _subset_sums(num, den, perm, state_box, n_pick, out_num, out_den):
+    """Sums of ``num`` and ``den`` over ``len(out_num)`` uniformly random ``n_pick``-subsets of the
+    units: a partial Fisher-Yates shuffle of ``perm`` (kept from subset to subset) driven by
+    SplitMix64 from ``state_box[0]`` (53 random bits per draw), as the verification permutations
+    draw them, with the sums taken on the way instead of listing the subsets."""
+    n_units = len(perm)
+    state = state_box[0]
+    scale = 1.0 / 9007199254740992.0  # 2**-53
+    for k in range(len(out_num)):
+        sn = 0.0
+        sd = 0.0
+        for t in range(n_pick):
+            state = state + np.uint64(0x9E3779B97F4A7C15)
+            z = state
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            bits = z ^ (z >> np.uint64(31))
+            j = t + int(float(bits >> np.uint64(11)) * scale * (n_units - t))
+            if j >= n_units:
+                j = n_units - 1
+            tmp = perm[t]
+            perm[t] = perm[j]
+            perm[j] = tmp
+            sn += num[tmp]
+            sd += den[tmp]
+        out_num[k] = sn
+        out_den[k] = sd
+    state_box[0] = state
+
+
+_COMPILED: dict = {}
+
+
+def _kernel():
+    fn = _COMPILED.get("sums")
+    if fn is None:
+        import numba
+
+        fn = _COMPILED["sums"] = numba.njit(cache=True, nogil=True)(_subset_sums)
+    return fn
+
+
 def permutation_pvalue(num: np.ndarray, den: np.ndarray, n_first: int, n_perm: int, seed: int) -> float:
     """Two-sided p-value of ``rate(first n_first units) - rate(the others)`` when the units are
-    reshuffled between the two sides (units with a zero denominator are left out by the caller)."""
-    from fairaudit.verification import kernels
-
+    reshuffled between the two sides (units with a zero denominator are left out by the caller):
+    ``(1 + #{|d_perm| >= |d_obs|}) / (1 + #defined d_perm)``."""
     u = len(num)
     if n_perm <= 0 or n_first == 0 or n_first == u:
         return float("nan")
+    num = np.ascontiguousarray(num, dtype=np.float64)
+    den = np.ascontiguousarray(den, dtype=np.float64)
     tot_n, tot_d = num.sum(), den.sum()
     a_n, a_d = num[:n_first].sum(), den[:n_first].sum()
     observed = a_n / a_d - (tot_n - a_n) / (tot_d - a_d)
-    subsets = kernels.RandomSubsets(u, n_first, seed)
-    extreme = valid = 0
-    for s in range(0, n_perm, PERM_CHUNK):
-        picked = subsets.draw(min(PERM_CHUNK, n_perm - s))
-        pn, pd_ = num[picked].sum(axis=1), den[picked].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            d = pn / pd_ - (tot_n - pn) / (tot_d - pd_)
-        d = d[np.isfinite(d)]
-        valid += d.size
-        extreme += int(np.count_nonzero(np.abs(d) >= abs(observed) * (1.0 - TIE_TOLERANCE)))
-    return (1.0 + extreme) / (1.0 + valid) if valid else float("nan")
+    # draw the smaller side: a random subset of it, and its complement, is a random split
+    pick_first = n_first <= u - n_first
+    n_pick = n_first if pick_first else u - n_first
+    pn = np.empty(n_perm)
+    pd_ = np.empty(n_perm)
+    _kernel()(num, den, np.arange(u, dtype=np.int64), np.array([seed], dtype=np.uint64), n_pick, pn, pd_)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = pn / pd_ - (tot_n - pn) / (tot_d - pd_)
+    if not pick_first:
+        d = -d
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    extreme = int(np.count_nonzero(np.abs(d) >= abs(observed) * (1.0 - TIE_TOLERANCE)))
+    return (1.0 + extreme) / (1.0 + d.size)
 
 
 def _ratio(a, b):
@@ -111,7 +158,8 @@ def comparisons_table(units: UnitCounts, values: dict, reps: dict | None, labels
                       n_perm: int, rng: np.random.Generator) -> pd.DataFrame:
     """Pairs of groups (and each group against the rest with three groups or more) for every metric."""
     n_groups = len(labels)
-    rows = []
+    rows: list[dict] = []
+    tests: list[tuple] = []
     sides = [(a, b) for a, b in combinations(range(n_groups), 2)]
     if n_groups >= 3:
         sides += [(a, None) for a in range(n_groups)]
@@ -143,8 +191,9 @@ def comparisons_table(units: UnitCounts, values: dict, reps: dict | None, labels
             keep_b = sel_b & (den_all > 0)
             order = np.r_[np.flatnonzero(keep_a), np.flatnonzero(keep_b)]
             tested = metric in TESTED and np.isfinite(va) and np.isfinite(vb)
-            p = permutation_pvalue(num_all[order], den_all[order], int(keep_a.sum()), n_perm, seed) \
-                if tested else float("nan")
+            p = float("nan")
+            if tested:
+                tests.append((len(rows), (num_all[order], den_all[order], int(keep_a.sum()), n_perm, seed)))
             diff = va - vb
             ratio = float(_ratio(va, vb))
             if ra is not None:
@@ -159,6 +208,18 @@ def comparisons_table(units: UnitCounts, values: dict, reps: dict | None, labels
                          "p_value": p, "p_holm": np.nan, "n_perm": n_perm if np.isfinite(p) else 0})
     if not rows:
         return empty_comparisons()
+    # the tests run in threads (the kernel releases the GIL); each has its own seed, drawn in table
+    # order above, so the p-values do not depend on the number of threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fairaudit.common.parallel import cpu_count
+
+    if tests:
+        with ThreadPoolExecutor(max(1, min(cpu_count(), len(tests)))) as pool:
+            pvalues = list(pool.map(lambda job: permutation_pvalue(*job[1]), tests))
+        for (row, _), p in zip(tests, pvalues):
+            rows[row]["p_value"] = p
+            rows[row]["n_perm"] = n_perm if np.isfinite(p) else 0
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float))
     table["n_perm"] = table["n_perm"].astype(np.int64)
