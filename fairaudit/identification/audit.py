@@ -17,6 +17,7 @@ from fairaudit.identification import rates
 from fairaudit.identification.protocol import EMPTY_PROTOCOL, GallerySplit, parse_gallery, split_rows
 from fairaudit.identification.result import IdentificationResult
 from fairaudit.identification.search import DEFAULT_GALLERY_TILE, DEFAULT_PROBE_BLOCK, embedding_search_stats
+from fairaudit.verification.comparisons import empty_comparisons
 from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, RULE_OF_30
 
 BAD_RANK = ("rank={value!r} must be an integer in [1, k] (k={k}): a mate counts as found at rank <= rank. "
@@ -24,6 +25,14 @@ BAD_RANK = ("rank={value!r} must be an integer in [1, k] (k={k}): a mate counts 
 BAD_K = ("k={value!r} must be an integer in [1, 1000]: the length of the candidate list kept per search. "
          "Fix: keep the default 20.")
 BAD_TILES = ("{name}={value!r} must be a positive integer. Fix: keep the default {default}.")
+THRESHOLD_OUT_OF_RANGE = (
+    "threshold={value!r} is not a score threshold: the scores of an EmbeddingSet are cosine similarities "
+    "in [-1, 1], so a fixed threshold must lie in [-1, 1] (a candidate is returned when its score >= "
+    "threshold). Fix: pass a threshold in [-1, 1] (threshold=0.4), or the threshold where the pooled "
+    "FPIR is at most a target (threshold='fpir=1e-3')."
+)
+EMPTY_LISTS = ("data: the candidate lists have {what}: a 1:N audit needs enrolled identities and searches. "
+               "Fix: {fix}")
 BAD_DATA = ("data is a {type}: identification_audit takes an EmbeddingSet (searched here) or candidate "
             "lists (fairaudit.identification.read_candidates). Fix: pass one of those.")
 
@@ -128,8 +137,6 @@ def identification_audit(
         if not isinstance(protocol, GallerySplit):
             protocol.rows(len(data))  # the length, before any work
         if policy.kind == "fixed" and not -1.0 <= policy.value <= 1.0:
-            from fairaudit.verification.policy import THRESHOLD_OUT_OF_RANGE
-
             raise errors.FairauditInputError(THRESHOLD_OUT_OF_RANGE.format(value=threshold))
     elif isinstance(data, CandidateLists):
         data.resolve_by(by)
@@ -194,8 +201,14 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
     else:
         by_t = data.resolve_by(by)
         stats = data.search_stats(by_t, k=k)
+        if len(stats.gallery_identity) == 0:
+            raise errors.FairauditInputError(EMPTY_LISTS.format(
+                what="an empty gallery table", fix="list every enrolled identity in the gallery table."))
+        if stats.n_probes == 0:
+            raise errors.FairauditInputError(EMPTY_LISTS.format(
+                what="no search", fix="give the searches table one row per search (search_id, identity)."))
         protocol_d = {"kind": "candidate_lists", "source": data.source}
-    notes: list[str] = []
+    notes: list[str] = [] if isinstance(data, EmbeddingSet) else list(getattr(data, "notes", ()))
     if executor is not None and stats.route != "embeddings":
         notes.append("The candidate lists were read in this process: scheduler and workers apply to the "
                      "search of an EmbeddingSet.")
@@ -209,7 +222,10 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
     else:
         if nonmated_top.size == 0:
             raise errors.FairauditInputError(rates.NO_NONMATED_FOR_TARGET.format(value=threshold_arg))
-        thr = rates.threshold_for_fpir(nonmated_top, policy.value)
+        listed = np.r_[stats.mate_score, stats.top_score.ravel()]
+        listed = listed[np.isfinite(listed)]
+        thr = rates.threshold_for_fpir(nonmated_top, policy.value,
+                                       lowest=float(listed.min()) if listed.size else None)
         if nonmated_top.size * policy.value < 1:
             notes.append(f"The FPIR target {policy.value:g} is below 1/{nonmated_top.size:,} (one false positive "
                          "among all non-mated searches): the threshold is the one with no false positive.")
@@ -222,15 +238,16 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
     if n_boot:
         reps = uncertainty.bootstrap(units, stats.groups.n_groups, n_boot, np.random.default_rng(int(seeds[2])))
     uncertainty.interval_columns(by_group, overall, reps, units, ci=ci, min_identities=min_identities)
-    by_group["fnir_below_rule_of_30"] = by_group["n_false_negatives"] < RULE_OF_30
-    by_group["fpir_below_rule_of_30"] = by_group["n_false_positives"] < RULE_OF_30
+    # a flag on a rate that exists: a group without mated (non-mated) searches has no FNIR (FPIR)
+    by_group["fnir_below_rule_of_30"] = (by_group["n_false_negatives"] < RULE_OF_30) & (by_group["n_mated"] > 0)
+    by_group["fpir_below_rule_of_30"] = (by_group["n_false_positives"] < RULE_OF_30) & (by_group["n_nonmated"] > 0)
     by_group["below_min_identities"] = by_group["n_identities"] < min_identities
     fairness = uncertainty.fairness(values, reps, labels, alpha=alpha, ci=ci)
     comparisons = uncertainty.comparisons_table(units, values, reps, labels, ci=ci,
                                                 n_perm=n_perm if n_boot else 0,
                                                 rng=np.random.default_rng(int(seeds[3])))
     if not n_boot:
-        comparisons = comparisons.iloc[0:0]
+        comparisons = empty_comparisons()  # the verification audit's empty table: it survives JSON as it is
     notes += _notes(by_group, stats, min_identities, rank)
     result = IdentificationResult(
         threshold=thr,

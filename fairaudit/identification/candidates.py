@@ -48,6 +48,14 @@ def _require(frame: pd.DataFrame, table: str, columns, fix: str) -> None:
                                                                 present=list(frame.columns), fix=fix))
 
 
+def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
+    """``values.isin(allowed)`` through a Python set (pandas' Arrow-backed strings test membership
+    element by element, far slower on millions of candidate rows)."""
+    known = set(allowed.tolist())
+    return pd.Series(np.fromiter((v in known for v in values.tolist()), dtype=bool, count=len(values)),
+                     index=values.index)
+
+
 class CandidateLists:
     """The searches of a 1:N system and the candidates it returned (see the module docstring).
 
@@ -57,10 +65,13 @@ class CandidateLists:
         The three tables; extra columns are kept (attributes of ``searches`` and ``gallery``).
     source : str
         Where they came from (recorded in the result's ``protocol``).
+    notes : sequence of str
+        Remarks on how the lists were read (e.g. scores derived from ranks); the audit adds them to
+        its result's ``notes``.
     """
 
     def __init__(self, candidates: pd.DataFrame, searches: pd.DataFrame, gallery: pd.DataFrame, *,
-                 source: str = "memory"):
+                 source: str = "memory", notes=()):
         _require(candidates, "candidates", ("search_id", "candidate", "score"),
                  "name the columns search_id, candidate, score.")
         _require(searches, "searches", ("search_id", "identity"), "name the columns search_id, identity.")
@@ -88,16 +99,17 @@ class CandidateLists:
         if bad.any():
             raise errors.FairauditInputError(BAD_SCORES.format(count=int(bad.sum()), row=int(np.flatnonzero(bad)[0])))
         cand["score"] = scores
-        unknown = ~cand["search_id"].isin(self.searches["search_id"])
+        unknown = ~_isin(cand["search_id"], self.searches["search_id"])
         if unknown.any():
             raise errors.FairauditInputError(UNKNOWN_SEARCH.format(
                 count=int(unknown.sum()), example=cand.loc[unknown, "search_id"].iloc[0]))
-        stranger = ~cand["candidate"].isin(self.gallery["identity"])
+        stranger = ~_isin(cand["candidate"], self.gallery["identity"])
         if stranger.any():
             raise errors.FairauditInputError(UNKNOWN_CANDIDATE.format(
                 count=int(stranger.sum()), example=cand.loc[stranger, "candidate"].iloc[0]))
         self.candidates = cand
         self.source = str(source)
+        self.notes = [notes] if isinstance(notes, str) else [str(n) for n in notes]
 
     @property
     def attribute_names(self) -> list[str]:

@@ -90,19 +90,26 @@ def parse_search_threshold(threshold: Any) -> SearchPolicy:
     return SearchPolicy("fpir", value)
 
 
-def threshold_for_fpir(top1: np.ndarray, target: float) -> float:
+def threshold_for_fpir(top1: np.ndarray, target: float, lowest: float | None = None) -> float:
     """The lowest threshold whose FPIR over these best non-mate scores is at most ``target``: just
     above the score of the ``(a + 1)``-th best search, ``a = floor(target * n)`` (ties may leave the
-    FPIR below the target; it is never above)."""
+    FPIR below the target; it is never above).
+
+    Where fewer than ``a + 1`` searches return any candidate (candidate lists), no threshold is
+    needed: every threshold meets the target, and the lowest one returns every candidate. It is
+    then ``lowest``, the lowest score of any listed candidate (mates included: a threshold at the
+    lowest non-mate score alone would turn away the mates scoring below it), or the lowest best
+    non-mate score without it."""
     s = np.sort(np.asarray(top1, dtype=np.float64))[::-1]
     n = len(s)
     allowed = int(math.floor(target * n + 1e-9))
-    if allowed >= n:
-        return float(s[-1])
-    cut = s[allowed]
+    cut = s[allowed] if allowed < n else -np.inf
     if not np.isfinite(cut):  # fewer than a + 1 searches return any candidate: accept every score
         finite = s[np.isfinite(s)]
-        return float(finite.min()) if finite.size else 0.0
+        floors = [float(finite.min())] if finite.size else []
+        if lowest is not None and np.isfinite(lowest):
+            floors.append(float(lowest))
+        return min(floors) if floors else 0.0
     return float(np.nextafter(cut, np.inf))
 
 
@@ -171,7 +178,7 @@ def _row(stats, out: Outcomes, sel: np.ndarray, label: str) -> list:
         len(np.unique(stats.probe_identity[m])),
         len(np.unique(stats.probe_identity[nm])),
         n_m, n_nm, fn, fp,
-        _rate(fn, n_m), _rate(fp, n_nm), _rate(out.rank1[m].sum(), n_m), 1.0 - _rate(fn, n_m),
+        _rate(fn, n_m), _rate(fp, n_nm), _rate(out.rank1[m].sum(), n_m), _rate(n_m - fn, n_m),
     ]
 
 

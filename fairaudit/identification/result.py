@@ -118,6 +118,13 @@ class IdentificationResult(ResultOutput):
                 f"data has kind={data.get('kind')!r}, expected {cls.kind!r}. Fix: pass the JSON "
                 "written by IdentificationResult.to_json()."
             )
+        required = ("threshold", "policy", "rank", "k", "by", "protocol", "overall", "params", "provenance",
+                    *_FRAMES)
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise errors.FairauditInputError(
+                f"data: the identification result lacks {missing} (a truncated or edited file?). Fix: "
+                "pass the whole JSON written by IdentificationResult.to_json().")
         return cls(
             threshold=float(data["threshold"]), policy=data["policy"], rank=int(data["rank"]),
             k=int(data["k"]), by=tuple(data["by"]), protocol=data["protocol"],

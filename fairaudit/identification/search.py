@@ -19,9 +19,10 @@ composition are exact counts: the probes x gallery score matrix is never held.
   arrays from the listed candidates.
 
 Ties: candidates of equal score are ordered by gallery identity code (the identity's position in
-the sorted gallery names), so the top-K never depends on the order of tiles. A mate tied with
-non-mate candidates ranks ahead of them (rank = 1 + the number of non-mates scoring strictly
-higher), as bob.measure's ``recognition_rate`` counts it.
+the sorted gallery names), so the top-K never depends on the order of tiles. Non-mate candidates
+tied with the mate rank ahead of it (rank = 1 + the number of non-mates scoring at least as high),
+as bob.measure's ``cmc``, ``recognition_rate`` and ``detection_identification_rate`` count it: a
+tie is never resolved in the mate's favour.
 """
 
 from __future__ import annotations
@@ -92,9 +93,10 @@ class SearchStats:
 
     def mate_rank(self) -> np.ndarray:
         """Rank of each mated probe's mate in its candidate list (1 = first): one more than the
-        number of non-mate candidates scoring strictly higher; ``k + 1`` where it lies beyond the
-        kept list or was not listed; 0 for non-mated probes."""
-        higher = (self.top_score > self.mate_score[:, None]).sum(axis=1)
+        number of non-mate candidates scoring at least as high (ties go against the mate);
+        ``k + 1`` where it lies beyond the kept list or was not listed; 0 for non-mated probes."""
+        with np.errstate(invalid="ignore"):
+            higher = (self.top_score >= self.mate_score[:, None]).sum(axis=1)
         rank = higher + 1
         rank[~np.isfinite(self.mate_score)] = self.k + 1
         rank[~self.mated] = 0

@@ -100,8 +100,11 @@ def _subset_sums(num, den, perm, state_box, n_pick, out_num, out_den):
             tmp = perm[t]
             perm[t] = perm[j]
             perm[j] = tmp
-            sn += num[tmp]
-            sd += den[tmp]
+            # the unit drawn into position t (perm[t] after the swap), not the one it displaced:
+            # summing the displaced unit would sum the previous subset (the first one: the
+            # observed split itself, always "as extreme", and every p-value at least 2 / (n + 1))
+            sn += num[perm[t]]
+            sd += den[perm[t]]
         out_num[k] = sn
         out_den[k] = sd
     state_box[0] = state
