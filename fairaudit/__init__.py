@@ -36,6 +36,7 @@ _LAZY = {
     "embedding_diagnostics": ("fairaudit.diagnostics.audit", "embedding_diagnostics"),
     "DiagnosticsResult": ("fairaudit.diagnostics.audit", "DiagnosticsResult"),
     "synthetic": ("fairaudit.data.synthetic", None),
+    "identification": ("fairaudit.identification", None),
     "plot": ("fairaudit.verification.plots", None),
     "fairness": ("fairaudit.verification.fairness", None),
     "errors": ("fairaudit.common.errors", None),

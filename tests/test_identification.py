@@ -21,7 +21,7 @@ import fairaudit
 from fairaudit import synthetic
 from fairaudit.data.groups import POOLED
 from fairaudit.identification import CandidateLists, GallerySplit, search
-from fairaudit.identification.protocol import split_rows
+from fairaudit.data.gallery_protocol import split_rows
 from fairaudit.verification.audit import _identity_groups_from_embeddings
 
 GROUPS = ("A", "B", "C")

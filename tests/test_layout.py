@@ -25,6 +25,7 @@ RANKS = {
     "images": 3,
     "verification": 3,
     "diagnostics": 3,
+    "identification": 4,
     "classification": 4,
     "planning": 4,
     "reporting": 5,

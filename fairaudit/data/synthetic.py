@@ -476,7 +476,7 @@ def search_roles(
     ['gallery', 'probe']
     """
     from fairaudit.data.groups import make_groups
-    from fairaudit.identification.protocol import GALLERY_ROLE, PROBE_ROLE, GallerySplit, split_rows
+    from fairaudit.data.gallery_protocol import GALLERY_ROLE, PROBE_ROLE, GallerySplit, split_rows
 
     if not isinstance(data, EmbeddingSet):
         raise errors.FairauditInputError(

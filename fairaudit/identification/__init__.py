@@ -5,12 +5,15 @@ an :class:`~fairaudit.EmbeddingSet`, or reads the :class:`CandidateLists` a syst
 reports FNIR(T, R), FPIR(T), the rank-k identification rates (CMC), where false positives land,
 FPIR against gallery size, intervals, group comparisons and fairness figures
 (:class:`IdentificationResult`). Definitions: ``docs/concepts/identification.md``.
+
+May import: ``fairaudit.verification`` (executors, interval and permutation helpers, fairness
+figures), ``fairaudit.data`` and ``fairaudit.common``.
 """
 
 from fairaudit.identification.audit import identification_audit
 from fairaudit.identification.candidate_files import read_candidates
 from fairaudit.identification.candidates import CandidateLists
-from fairaudit.identification.protocol import GallerySplit
+from fairaudit.data.gallery_protocol import GallerySplit
 from fairaudit.identification.result import IdentificationResult
 
 __all__ = ["identification_audit", "IdentificationResult", "GallerySplit", "CandidateLists", "read_candidates"]

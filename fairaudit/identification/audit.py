@@ -14,7 +14,7 @@ from fairaudit.common.seeds import resolve_rng
 from fairaudit.data import EmbeddingSet
 from fairaudit.data.groups import normalize_by
 from fairaudit.identification import rates
-from fairaudit.identification.protocol import EMPTY_PROTOCOL, GallerySplit, parse_gallery, split_rows
+from fairaudit.data.gallery_protocol import EMPTY_PROTOCOL, GallerySplit, parse_gallery, split_rows
 from fairaudit.identification.result import IdentificationResult
 from fairaudit.identification.search import DEFAULT_GALLERY_TILE, DEFAULT_PROBE_BLOCK, embedding_search_stats
 from fairaudit.verification.comparisons import empty_comparisons
@@ -24,6 +24,8 @@ BAD_RANK = ("rank={value!r} must be an integer in [1, k] (k={k}): a mate counts 
             "Fix: pass rank=1 (NIST's FNIR at rank 1), or raise k to keep longer candidate lists.")
 BAD_K = ("k={value!r} must be an integer in [1, 1000]: the length of the candidate list kept per search. "
          "Fix: keep the default 20.")
+BAD_N_PERM = ("n_perm={value!r} must be an integer >= 0 (permutations per comparison of FNIR and FPIR; "
+              "0 = no p-value). Fix: keep the default 10000.")
 BAD_TILES = ("{name}={value!r} must be a positive integer. Fix: keep the default {default}.")
 THRESHOLD_OUT_OF_RANGE = (
     "threshold={value!r} is not a score threshold: the scores of an EmbeddingSet are cosine similarities "
@@ -46,7 +48,9 @@ def _check(rank, k, n_boot, ci, alpha, n_perm, min_identities, gallery_tile, pro
     from fairaudit.verification.audit import _check_n_perm, _check_options
 
     _check_options(alpha, n_boot, ci, 2.0**-14)
-    _check_n_perm(n_perm, min_identities)
+    if isinstance(n_perm, bool) or not isinstance(n_perm, numbers.Integral) or n_perm < 0:
+        raise errors.FairauditInputError(BAD_N_PERM.format(value=n_perm))
+    _check_n_perm(0, min_identities)
     if not _check_int("k", k, 1, 1000):
         raise errors.FairauditInputError(BAD_K.format(value=k))
     if not _check_int("rank", rank, 1, int(k)):
@@ -108,9 +112,9 @@ def identification_audit(
         Probe-identity bootstrap replicates (0 = none), permutations per comparison of FNIR and FPIR
         (the comparisons need the bootstrap), interval level, and the size below which a group is
         flagged (as in :func:`fairaudit.verification_audit`). ``n_perm`` defaults to 10,000, not
-        1,000: the smallest p-value is ``1 / (n_perm + 1)``, and Holm's adjustment multiplies it by
-        the number of tests (42 with six groups), so 1,000 permutations could never show a gap
-        at the 5 % level; here permutations cost little.
+        1,000: the smallest p-value is ``1 / (n_perm + 1)`` and Holm's adjustment multiplies it by
+        the number of tests (42 with six groups: a floor of 0.042 with 1,000 permutations, above
+        0.05 from seven groups on); here permutations cost little.
     random_state : int, Generator or None
         Seeds the split, the sub-galleries, the bootstrap and the permutations.
     progress : bool or None
@@ -172,7 +176,7 @@ def _search(data: EmbeddingSet, by_t, protocol, rng_split, level_seed, k, progre
     if len(gallery_rows) == 0 or len(probe_rows) == 0:
         what = "an empty gallery" if len(gallery_rows) == 0 else "no probe"
         raise errors.FairauditInputError(EMPTY_PROTOCOL.format(value=protocol.describe(), what=what, fix=fix))
-    bar = _progress_bar(len(probe_rows), progress, "searches")
+    bar = _progress_bar(len(probe_rows), progress, "searches", unit="search")
     try:
         return embedding_search_stats(
             data, ident, names, groups, gallery_rows, probe_rows, k=k, level_seed=level_seed,
@@ -248,7 +252,7 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
                                                 rng=np.random.default_rng(int(seeds[3])))
     if not n_boot:
         comparisons = empty_comparisons()  # the verification audit's empty table: it survives JSON as it is
-    notes += _notes(by_group, stats, min_identities, rank)
+    notes += _notes(by_group, stats, min_identities, rank, n_boot)
     result = IdentificationResult(
         threshold=thr,
         policy={"kind": policy.kind, "value": policy.value, "description": policy.describe()},
@@ -273,7 +277,7 @@ def _audit(data, *, by, protocol, policy, threshold_arg, rank, k, alpha, n_boot,
     return result
 
 
-def _notes(by_group, stats, min_identities: int, rank: int) -> list[str]:
+def _notes(by_group, stats, min_identities: int, rank: int, n_boot: int) -> list[str]:
     notes = []
     for _, row in by_group.iterrows():
         label = row["label"]
@@ -283,9 +287,10 @@ def _notes(by_group, stats, min_identities: int, rank: int) -> list[str]:
             notes.append(f"Group {label!r} has no mated search: its FNIR and rank-1 rate are undefined.")
     few = by_group.loc[by_group["below_min_identities"], "label"].tolist()
     if few:
+        tail = (", and their intervals are Clopper-Pearson intervals on an effective sample size"
+                if n_boot else "")
         notes.append(f"Group(s) {', '.join(repr(x) for x in few)} have fewer than {min_identities} probe "
-                     "identities (min_identities): their figures rest on few people, and their intervals are "
-                     "Clopper-Pearson intervals on an effective sample size.")
+                     f"identities (min_identities): their figures rest on few people{tail}.")
     for metric, col, what in (("FNIR", "fnir_below_rule_of_30", "false negatives"),
                               ("FPIR", "fpir_below_rule_of_30", "false positives")):
         thin = by_group.loc[by_group[col], "label"].tolist()

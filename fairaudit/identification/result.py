@@ -33,7 +33,9 @@ class IdentificationResult(ResultOutput):
     by : tuple of str
         The attributes that define the groups (of the probe's identity).
     protocol : dict
-        The gallery/probe protocol (``kind``: ``split`` with its options and seed, or ``column``).
+        The gallery/probe protocol: ``kind`` ``split`` (with ``nonmated_share``, ``samples`` and the
+        ``seed`` of the split), ``roles`` (with the numbers of gallery and probe samples) or
+        ``candidate_lists`` (with ``source``).
     by_group : DataFrame
         One row per group, indexed by the group's value(s). Columns: ``label``, ``n_identities``,
         ``n_mated_identities``, ``n_nonmated_identities`` (probe identities), ``n_mated``,

@@ -263,7 +263,8 @@ def interval_columns(by_group: pd.DataFrame, overall: pd.Series, reps: dict | No
                      *, ci: float, min_identities: int) -> None:
     """Add ``{metric}_ci_low``, ``_ci_high`` and ``_ci_method`` columns (in place): percentile
     intervals of the replicates, or Clopper-Pearson on an effective size where a group is below
-    ``min_identities`` probe identities, has no error, or its percentile interval collapsed
+    ``min_identities`` probe identities (the ``below_min_identities`` flag), has no error (for the
+    rank-1 rate: no miss), or its percentile interval collapsed
     (:func:`fairaudit.verification.small_samples.honest_interval`)."""
     from fairaudit.verification.small_samples import honest_interval
 
@@ -288,10 +289,17 @@ def interval_columns(by_group: pd.DataFrame, overall: pd.Series, reps: dict | No
             if not n > 0:
                 lo, hi, method = np.nan, np.nan, ""
             else:
-                errs = float(row[err_col]) if err_col else float(row["rank1"]) * n
-                small = int(row[u_col]) < int(min_identities)
-                lo, hi, method = honest_interval(round(errs), n, float(row[u_col]), r, pct, ci, small,
-                                                 int(row[u_col]))
+                # the small-group rule is the flag's (probe identities of the group); the exact
+                # interval's units are the identities behind this rate
+                small = int(row["n_identities"]) < int(min_identities)
+                if err_col:
+                    lo, hi, method = honest_interval(float(row[err_col]), n, float(row[u_col]), r, pct, ci,
+                                                     small, int(row[u_col]))
+                else:  # the rank-1 rate: the rules apply to its misses, the interval is mirrored
+                    misses = float(round(n - float(row["rank1"]) * n))
+                    lo, hi, method = honest_interval(misses, n, float(row[u_col]), 1.0 - r, (1.0 - pct[1], 1.0 - pct[0]),
+                                                     ci, small, int(row[u_col]))
+                    lo, hi = 1.0 - hi, 1.0 - lo
             if g == n_groups:
                 overall[f"{metric}_ci_low"], overall[f"{metric}_ci_high"] = lo, hi
                 overall[f"{metric}_ci_method"] = method

@@ -77,14 +77,14 @@ def _check_n_perm(n_perm: Any, min_identities: Any = DEFAULT_MIN_IDENTITIES) -> 
         raise errors.FairauditInputError(BAD_MIN_IDENTITIES.format(value=min_identities))
 
 
-def _progress_bar(total: int, enabled: bool | None, desc: str):
+def _progress_bar(total: int, enabled: bool | None, desc: str, unit: str = "pair"):
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="pair", unit_scale=True, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False)
 
 
 def _identity_groups_from_embeddings(data: EmbeddingSet, by: tuple[str, ...]):
