@@ -77,8 +77,13 @@ def test_demo_writes_json_summary_plots_and_a_report_covering_everything(tmp_pat
     assert any((out / "plots").glob("*.png"))
     for part in ("per_group", "pooled", "six_class", "mixtures", "diagnostics"):
         assert (out / f"{part}.json").exists(), part
+    assert json.loads((out / "identification.json").read_text())["kind"] == "identification"
+    assert (out / "plots" / "identification_cmc.png").exists()
+    assert "Identification (1:N) audit by gender x ethnicity" in text
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count('<article class="result"') == 9  # 4 verification + 4 classification + diagnostics
+    # 4 verification + identification + 4 classification + diagnostics
+    assert html.count('<article class="result"') == 10
+    assert html.index('id="verification"') < html.index('id="identification"') < html.index('id="classification"')
     assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
 
 

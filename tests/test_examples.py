@@ -94,6 +94,24 @@ def _check_plan_sample_size(out: Path, stdout: str) -> None:
     assert plan.calibration["compared_rate"] / plan.calibration["reference_rate"] == pytest.approx(2, rel=0.05)
 
 
+def _check_identification_audit(out: Path, stdout: str) -> None:
+    from fairaudit import IdentificationResult
+
+    for name in ("identification.json", "identification_cmc.png", "identification_det.png",
+                 "identification_gallery_size.png", "identification_landing_top_k_lift.png"):
+        assert (out / name).is_file(), name
+    assert "5,250 searches of a gallery of 750 identities" in stdout
+    # the planted 1:N differentials are found: FNIR highest for M & N, FPIR highest for M & A
+    assert "highest FNIR: group M & N (planted: M & N)" in stdout
+    assert "highest FPIR: group M & A (planted: M & A)" in stdout
+    result = IdentificationResult.from_json(out / "identification.json")
+    assert result.overall["fpir"] <= 0.02
+    lift = result.landing_matrix("top_k_lift")
+    assert lift.loc["M & A", "M & A"] > 2 and lift.loc["M & A", "H & B"] < 0.5  # own group crowds the lists
+    pooled = result.gallery_size.query("group == 'all'")["fpir"].to_numpy()
+    assert (pooled[1:] >= pooled[:-1]).all() and pooled[-1] > 10 * pooled[0]  # FPIR grows with the gallery
+
+
 CHECKS = {
     "plan_sample_size.py": _check_plan_sample_size,
     "verify_own_embeddings.py": _check_verify_own_embeddings,
@@ -101,6 +119,7 @@ CHECKS = {
     "classification_mixture_sweep.py": _check_classification_mixture_sweep,
     "custom_extractor_plugin.py": _check_custom_extractor_plugin,
     "custom_split_strategy.py": _check_custom_split_strategy,
+    "identification_audit.py": _check_identification_audit,
 }
 
 

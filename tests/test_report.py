@@ -433,14 +433,17 @@ def test_cli_report_requires_out(tmp_path):
 
 
 def test_demo_writes_the_report_and_prints_its_path_last(tmp_path, capsys, fast_figures, monkeypatch):
+    from fairaudit.identification import plots as identification_plots
+
     monkeypatch.setattr(fairaudit.plot, "save_all", lambda *a, **k: [])  # the PNG files are test_cli's business
+    monkeypatch.setattr(identification_plots, "save_all", lambda *a, **k: [])
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-identities", "10", "--dim", "16", "--n-boot", "20",
                  "--no-classification"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith(str(out / "report.html"))
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count('<article class="result"') == 4  # four verification results
+    assert html.count('<article class="result"') == 5  # four verification results and the 1:N one
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["data"]["failure_to_acquire"][0]["status"] == "none-recorded"
 
@@ -517,9 +520,14 @@ def _demo_shaped_report(tmp_path, verification, classification):
     diag = embedding_diagnostics(synthetic.population("diveface", n_identities=6, samples_per_identity=2, dim=32,
                                                       random_state=1), by=["gender", "ethnicity"], method="pca",
                                  cv=2)
+    from fairaudit.identification import identification_audit
+
     results = {}
     for pair in demo.VERIFICATION_TITLES.values():
         results.update({title: verification for title in pair})
+    results[demo.IDENTIFICATION_TITLE] = identification_audit(
+        synthetic.population("diveface", n_identities=8, samples_per_identity=2, dim=32, random_state=1),
+        by=["gender", "ethnicity"], n_boot=0)
     for key, title in demo.STUDY_TITLES.items():
         results[title] = diag if key == "diagnostics" else classification
     return report(results, tmp_path / "demo.html", title=demo.REPORT_TITLE).read_text(encoding="utf-8")

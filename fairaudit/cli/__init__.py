@@ -1,5 +1,5 @@
 """The ``fairaudit`` command line: ``main`` (``commands``), the parser (``parser``), data loading for
-commands (``loading``) and one module per command family: ``verify``, ``classify`` (with
+commands (``loading``) and one module per command family: ``verify``, ``identify``, ``classify`` (with
 ``diagnose``), ``demo`` (with ``synth``), ``report``, ``plugins`` and ``images`` (``compare``,
 ``extract``). Plugins add commands through the ``register_commands`` hook.
 

@@ -4,7 +4,7 @@ Bad input ends with a one-line error that names the problem and the fix, and
 exit code 2; never a traceback.
 
 The parser is in ``parser``, data loading in ``loading`` and the commands in one module per
-family (``verify``, ``classify``, ``demo``, ``report``, ``plugins``, ``images``).
+family (``verify``, ``identify``, ``classify``, ``demo``, ``report``, ``plugins``, ``images``).
 """
 
 from __future__ import annotations

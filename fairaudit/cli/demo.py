@@ -14,6 +14,8 @@ VERIFICATION_TITLES = {
     "eer": ("Verification by ethnicity at the pooled EER threshold",
             "Verification by gender × ethnicity at the pooled EER threshold"),
 }
+#: the report's name of the demo's 1:N identification audit (its default threshold: pooled FPIR 1e-2)
+IDENTIFICATION_TITLE = "Identification (1:N) by gender × ethnicity at FPIR 1e-2"
 #: the report's name of each part of the study protocol the demo runs
 STUDY_TITLES = {"per_group": "Classification: a gender head per ethnicity, cross-evaluated (2.1-2.2)",
                 "pooled": "Classification: one pooled gender head (2.3-2.4)",
@@ -47,6 +49,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fairaudit.verification import plots as plot
     from fairaudit.data import synthetic
     from fairaudit.common.files import write_text_atomic
+    from fairaudit.identification import identification_audit
+    from fairaudit.identification import plots as identification_plots
     from fairaudit.verification import verification_audit
 
     from fairaudit.common.files import check_output
@@ -85,6 +89,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         plot.save_all(by_eth, out / "plots", prefix=f"verification_{name}_ethnicity")
         report_results[VERIFICATION_TITLES[name][0]] = by_eth
         report_results[VERIFICATION_TITLES[name][1]] = result
+    # 1:N: a seeded gallery/probe split of the same population, one threshold at a pooled FPIR of 1e-2
+    ident = identification_audit(es, by=["gender", "ethnicity"], n_boot=args.n_boot, random_state=args.seed)
+    text = ident.summary()
+    print(text, end="\n\n")
+    lines += [text, ""]
+    ident.to_json(out / "identification.json")
+    identification_plots.save_all(ident, out / "plots", prefix="identification")
+    report_results[IDENTIFICATION_TITLE] = ident
     if not args.no_classification:
         from fairaudit.classification import run_study_protocol
 

@@ -20,9 +20,12 @@ LABELS_EMPTY_CELLS = (
 
 
 def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | None = None,
-              labels: str | None = None, out_of_core: bool = False):
+              labels: str | None = None, out_of_core: bool = False, sample_columns: tuple[str, ...] = ()):
     """An EmbeddingSet (``.npz``/``.parquet`` written by fairaudit, or ``.npy`` with a labels CSV) or a
-    ScoreSet (score files)."""
+    ScoreSet (score files).
+
+    ``sample_columns`` are columns of the labels CSV that describe samples, not identities (such as
+    the gallery/probe role of ``fairaudit identify``): they are left out of the attributes."""
     from fairaudit.data import EmbeddingSet
 
     p = Path(path)
@@ -32,7 +35,7 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
         raise FairauditInputError(DATA_IS_DIR.format(path=path))
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        return _npy_with_labels(p, labels)
+        return _npy_with_labels(p, labels, sample_columns)
     if labels is not None:
         raise FairauditInputError(
             f"--labels is for a .npy of embeddings; DATA {path!r} carries its own labels. Fix: drop --labels."
@@ -63,7 +66,7 @@ def load_data(path: str, *, fmt: str | None = None, identity_attributes: str | N
     return ScoreSet.read(p, format=None if fmt in (None, "scores") else fmt, identity_attributes=attrs)
 
 
-def _npy_with_labels(path: Path, labels: str | None):
+def _npy_with_labels(path: Path, labels: str | None, sample_columns: tuple[str, ...] = ()):
     """Embeddings memory-mapped from a .npy; identity and attributes from a CSV, row for row."""
     import pandas as pd
 
@@ -82,7 +85,7 @@ def _npy_with_labels(path: Path, labels: str | None):
             f"--labels: {labels!r} has no 'identity' column (columns: {list(table.columns)}). Fix: add a "
             "column named identity."
         )
-    attrs = table.drop(columns=[c for c in ("identity", "path") if c in table.columns])
+    attrs = table.drop(columns=[c for c in ("identity", "path", *sample_columns) if c in table.columns])
     return EmbeddingSet.from_npy(path, identity=table["identity"].to_numpy(),
                                  attributes=attrs if attrs.shape[1] else None,
                                  path=table["path"].to_numpy() if "path" in table.columns else None)

@@ -9,6 +9,7 @@ import argparse
 from fairaudit import __version__
 from fairaudit.cli.classify import cmd_classify, cmd_diagnose
 from fairaudit.cli.demo import DEMO_IDENTITIES, cmd_demo, cmd_synth
+from fairaudit.cli.identify import add_identify_parser
 from fairaudit.cli.plugins import cmd_plugins
 from fairaudit.cli.report import cmd_report
 from fairaudit.cli.verify import cmd_verify
@@ -77,6 +78,8 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     v.add_argument("--scratch-dir", metavar="DIR",
                    help="where the sorted embeddings file goes (Dask workers must all read it; default: tmp)")
     v.set_defaults(func=cmd_verify)
+
+    add_identify_parser(sub, _seed)
 
     c = sub.add_parser("classify", help="train attribute heads on demographic splits, score them per group",
                        description="Classification audit: heads trained on demographic splits, all scored on "

@@ -52,7 +52,7 @@ def display_names(entries: Sequence[Any], codebook: Mapping[str, Mapping[str, st
         r = entry.result
         by = [str(b) for b in (getattr(r, "by", None) or [])]
         labels: list[Any] = []
-        if entry.kind == "verification":
+        if entry.kind in ("verification", "identification"):
             labels = list(r.by_group["label"])
         elif entry.kind == "classification":
             labels = [*map(str, r.groups), *map(str, r.models)]

@@ -17,21 +17,22 @@ from fairaudit.reporting.formatting import _one_line, _target
 SCHEMA = "fairaudit.report/1"
 
 #: result kinds the report knows, in the order of their sections
-KINDS = ("verification", "classification", "diagnostics")
+KINDS = ("verification", "identification", "classification", "diagnostics")
 
 # --- message templates (errors.py conventions: argument, expectation, what came, fix)
 NO_RESULTS = (
     "results is empty. Fix: pass a result, a list of results, or a dict of name -> result "
-    "(VerificationResult, ClassificationResult, DiagnosticsResult or their to_dict())."
+    "(VerificationResult, IdentificationResult, ClassificationResult, DiagnosticsResult or their "
+    "to_dict())."
 )
 NOT_A_RESULT = (
-    "{name} is not a fairaudit result: expected a VerificationResult, ClassificationResult, "
-    "DiagnosticsResult, its to_dict() or the path of its JSON file; got {got}. Fix: pass what "
-    "an audit returned, or the JSON written by result.to_json()."
+    "{name} is not a fairaudit result: expected a VerificationResult, IdentificationResult, "
+    "ClassificationResult, DiagnosticsResult, its to_dict() or the path of its JSON file; got {got}. "
+    "Fix: pass what an audit returned, or the JSON written by result.to_json()."
 )
 UNKNOWN_KIND = (
     "{name} has kind={kind!r}, not one of {kinds}. Fix: pass the JSON written by "
-    "result.to_json() of a verification, classification or diagnostics result."
+    "result.to_json() of a verification, identification, classification or diagnostics result."
 )
 BROKEN_RESULT = (
     "{name} has kind={kind!r} but cannot be read as such a result ({error}). Fix: pass the JSON "
@@ -61,10 +62,11 @@ class _Entry:
 def _result_classes() -> dict[str, Any]:
     from fairaudit.classification import ClassificationResult
     from fairaudit.diagnostics import DiagnosticsResult
+    from fairaudit.identification import IdentificationResult
     from fairaudit.verification import VerificationResult
 
-    return {"verification": VerificationResult, "classification": ClassificationResult,
-            "diagnostics": DiagnosticsResult}
+    return {"verification": VerificationResult, "identification": IdentificationResult,
+            "classification": ClassificationResult, "diagnostics": DiagnosticsResult}
 
 
 def load_result(obj: Any, *, name: str = "result") -> Any:
@@ -123,6 +125,11 @@ def _auto_name(result: Any) -> str:
         else:
             where = f"at threshold {result.threshold:.4g}"
         return f"Verification by {by} {where}"
+    if kind == "identification":
+        policy = result.policy or {}
+        where = (f"at FPIR {_target(policy['value'])}" if policy.get("kind") == "fpir"
+                 else f"at threshold {result.threshold:.4g}")
+        return f"Identification (1:N) by {by} {where}"
     if kind == "classification":
         split = (result.params.get("split") or {}).get("name", "?")
         target = " & ".join(result.target)

@@ -86,6 +86,8 @@ def _where(result: Any) -> str:
         return f"At FMR {_target(policy['value'])} (threshold {thr})"
     if policy.get("kind") == "eer":
         return f"At the pooled EER threshold ({thr})"
+    if policy.get("kind") == "fpir":
+        return f"At a pooled FPIR of {_target(policy['value'])} (threshold {thr})"
     return f"At the fixed threshold {thr}"
 
 
@@ -141,7 +143,6 @@ def _comparison_clause(result: Any, rate: str, word: str, high: str, low: str, l
 def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[str, Any]]:
     r = entry.result
     level = float(r.params.get("ci", 0.95))
-    n_boot = int(r.params.get("n_boot", 0) or 0)
     bg = r.by_group.reset_index(drop=True)
     out: list[dict[str, Any]] = []
     where = _where(r)
@@ -177,10 +178,21 @@ def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[s
                                "ci_high": _float(hi_row.get(f"{rate}_ci_high"))},
                    "lowest": {"group": lo_l, "value": lo_v, "ci_low": _float(lo_row.get(f"{rate}_ci_low")),
                               "ci_high": _float(lo_row.get(f"{rate}_ci_high"))}}))
+    out += _fairness_findings(entry, VERIFICATION_HEADLINE, tol)
+    return out
+
+
+def _fairness_findings(entry: _Entry, figures: Sequence[str], tol: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One marked finding per fairness figure of ``entry.result.fairness`` named in ``figures`` (in
+    that order): the value, its interval and its mark against the tolerances, in a sentence."""
+    r = entry.result
+    level = float(r.params.get("ci", 0.95))
+    n_boot = int(r.params.get("n_boot", 0) or 0)
+    out: list[dict[str, Any]] = []
     fair = r.fairness
     alpha = r.params.get("alpha")
-    n_groups = len(bg)
-    for figure in VERIFICATION_HEADLINE:
+    n_groups = len(r.by_group)
+    for figure in figures:
         if figure not in fair.index:
             continue
         row = fair.loc[figure]

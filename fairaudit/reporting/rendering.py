@@ -16,6 +16,7 @@ from fairaudit.reporting.views import (
     _data_view,
     _diagnostics_view,
     _findings_view,
+    _identification_view,
     _method_view,
     _verification_view,
 )
@@ -96,6 +97,7 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
     with display_labels(display_names(entries, codebook)):
         views = {
             "verification": [_verification_view(e, findings, data) for e in by_kind["verification"]],
+            "identification": [_identification_view(e, findings, data) for e in by_kind["identification"]],
             "classification": [_classification_view(e, findings, data) for e in by_kind["classification"]],
             "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
         }
@@ -121,7 +123,8 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
         title=data["title"], created=data["created"], version=data["fairaudit_version"],
         summary=data["summary"], entries=glance,
         findings=_findings_view(entries, data), data=data_view,
-        verification=views["verification"], classification=views["classification"],
+        verification=views["verification"], identification=views["identification"],
+        classification=views["classification"],
         diagnostics=views["diagnostics"], method=method,
         css=Markup(css), js=Markup(js), csp=csp, n_images=n_images,
         n_marked=sum(data["summary"].values()), run_seconds=method["total_seconds"],

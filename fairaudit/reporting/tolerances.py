@@ -23,6 +23,9 @@ DEFAULT_TOLERANCES: dict[str, dict[str, Any]] = {
     "inequity": {"pass": 1.25, "review": 2.0, "better": "lower"},
     "fdr": {"pass": 0.95, "review": 0.90, "better": "higher"},
     "garbe": {"pass": 0.05, "review": 0.15, "better": "lower"},
+    # identification (fairness table of an IdentificationResult; fdr, garbe and inequity as above)
+    "fnir_max_min": {"pass": 1.25, "review": 2.0, "better": "lower"},
+    "fpir_max_min": {"pass": 1.25, "review": 2.0, "better": "lower"},
     # classification (fairness table of a ClassificationResult, per model)
     "accuracy_difference": {"pass": 0.02, "review": 0.05, "better": "lower"},
     "accuracy_ratio": {"pass": 0.98, "review": 0.95, "better": "higher"},
@@ -45,6 +48,9 @@ The defaults are a starting point for a review, not a standard:
 
 * ``fnmr_max_min``, ``fmr_max_min``, ``inequity`` (max/min ratios, 1 is
   fair): pass up to 1.25 (a 25 % relative difference), review up to 2.
+  The 1:N audit's ``fnir_max_min`` and ``fpir_max_min`` have the same bands,
+  and its ``fdr``, ``garbe`` and ``inequity`` (over FPIR and FNIR) share the
+  bands of the verification figures of the same name.
   Note that FMR ratios of 10 or more between demographic groups are common
   in NIST FRTE reports, so most systems fail ``fmr_max_min``.
 * ``fdr`` (1 is fair): pass from 0.95, review from 0.90.
@@ -67,6 +73,8 @@ FIGURE_NAMES = {
     "inequity": "Inequity rate",
     "fmr_max_min": "FMR max/min ratio",
     "fnmr_max_min": "FNMR max/min ratio",
+    "fnir_max_min": "FNIR max/min ratio",
+    "fpir_max_min": "FPIR max/min ratio",
     "accuracy_difference": "Accuracy difference",
     "accuracy_ratio": "Accuracy ratio",
     "demographic_parity_difference": "Demographic parity difference",
@@ -77,6 +85,7 @@ FIGURE_NAMES = {
 #: value of each figure for a perfectly fair system
 FAIR_VALUE = {
     "fdr": 1.0, "garbe": 0.0, "inequity": 1.0, "fmr_max_min": 1.0, "fnmr_max_min": 1.0,
+    "fnir_max_min": 1.0, "fpir_max_min": 1.0,
     "accuracy_difference": 0.0, "accuracy_ratio": 1.0, "demographic_parity_difference": 0.0,
     "demographic_parity_ratio": 1.0, "equalized_odds_difference": 0.0, "equalized_odds_ratio": 1.0,
 }

@@ -1,6 +1,7 @@
 """The views of a report: the cells, tables and figures of every section (findings, data,
-verification, classification, diagnostics, method), built from the report data and the results,
-as the template shows them. Every view draws its figures through this module's ``_figure``."""
+verification, identification, classification, diagnostics, method), built from the report data and
+the results, as the template shows them. Every view draws its figures through this module's
+``_figure`` (the identification view, in :mod:`fairaudit.reporting.identification`, too)."""
 
 from __future__ import annotations
 
@@ -86,25 +87,8 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
     by_group_table = _table(cols, rows, caption=f"Per-group error rates at threshold {r.threshold:.4g} "
                             f"({pct} confidence intervals over {int(r.params.get('n_boot', 0)):,} identity "
                             "bootstrap replicates below each value).")
-    fair_rows = []
-    marks = {f["figure"]: f for f in findings if f["result"] == entry.id and f["kind"] == "figure"}
-    for figure, row in r.fairness.iterrows():
-        f = marks.get(str(figure))
-        defined = bool(row.get("defined", True)) and _float(row["value"]) is not None
-        fair_rows.append([
-            _cell(text=FIGURE_NAMES.get(str(figure), str(figure)), numeric=False, title=str(figure)),
-            _cell(row["value"], text=None if defined else "undefined"),
-            _cell(text=_ci_text(row.get("ci_low"), row.get("ci_high"), None, ref=row["value"]).replace("CI ", ""),
-                  numeric=False),
-            _mark_cell(f, defined),
-            _cell(text=_tolerance_text(f["tolerance"]) if f and f["tolerance"] else "not marked", numeric=False),
-            _cell(text=str(row.get("direction", "")), numeric=False),
-            _cell(text=str(row.get("formula", "")), numeric=False, cls="formula"),
-            _cell(text=str(row.get("reason") or ""), numeric=False, cls="reason"),
-        ])
-    fairness_table = _table(["figure", "value", f"{pct} CI", "mark", "tolerance", "direction", "formula",
-                             "note"], fair_rows, caption=f"Fairness figures at threshold {r.threshold:.4g} "
-                            f"(α = {_g(r.params.get('alpha', 0.5))}).")
+    fairness_table = _fairness_table(entry, findings, f"Fairness figures at threshold {r.threshold:.4g} "
+                                     f"(α = {_g(r.params.get('alpha', 0.5))}).", pct)
     cross = r.cross_fmr
     n_imp = r.cross_impostor
     cross_rows = []
@@ -143,6 +127,35 @@ def _verification_view(entry: _Entry, findings: list[dict], data: Mapping[str, A
             "policy": (r.policy or {}).get("description", ""), "by_group": by_group_table,
             "fairness": fairness_table, "cross": cross_table, "figures": figs,
             "notes": [str(n) for n in r.notes]}
+
+
+def _fairness_table(entry: _Entry, findings: list[dict], caption: str, pct: str) -> dict[str, Any]:
+    """The fairness figures of a verification or identification result with their marks."""
+    r = entry.result
+    fair_rows = []
+    marks = {f["figure"]: f for f in findings if f["result"] == entry.id and f["kind"] == "figure"}
+    for figure, row in r.fairness.iterrows():
+        f = marks.get(str(figure))
+        defined = bool(row.get("defined", True)) and _float(row["value"]) is not None
+        fair_rows.append([
+            _cell(text=FIGURE_NAMES.get(str(figure), str(figure)), numeric=False, title=str(figure)),
+            _cell(row["value"], text=None if defined else "undefined"),
+            _cell(text=_ci_text(row.get("ci_low"), row.get("ci_high"), None, ref=row["value"]).replace("CI ", ""),
+                  numeric=False),
+            _mark_cell(f, defined),
+            _cell(text=_tolerance_text(f["tolerance"]) if f and f["tolerance"] else "not marked", numeric=False),
+            _cell(text=str(row.get("direction", "")), numeric=False),
+            _cell(text=str(row.get("formula", "")), numeric=False, cls="formula"),
+            _cell(text=str(row.get("reason") or ""), numeric=False, cls="reason"),
+        ])
+    return _table(["figure", "value", f"{pct} CI", "mark", "tolerance", "direction", "formula", "note"],
+                  fair_rows, caption=caption)
+
+
+def _identification_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
+    from fairaudit.reporting.identification import identification_view
+
+    return identification_view(entry, findings, data, figure=_figure)
 
 
 def _mark_cell(f: Mapping[str, Any] | None, defined: bool) -> dict[str, Any]:
@@ -289,6 +302,10 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
             groups_tables.append({"id": entry.id, "name": entry.name, "table": _table(
                 ["group", "identities", "samples", "genuine pairs", "impostor pairs"], rows,
                 caption=f"Samples, identities and pairs per group ({r.params.get('pair_rule', '')}).")})
+        elif entry.kind == "identification":
+            from fairaudit.reporting.identification import identification_groups_table
+
+            groups_tables.append({"id": entry.id, "name": entry.name, "table": identification_groups_table(r)})
         elif entry.kind == "classification":
             tr = r.training.groupby(["model", "seed", "group"], sort=False)["n_train"].sum().reset_index()
             per = tr.groupby(["model", "group"], sort=False)["n_train"].mean().unstack("group").fillna(0.0)
@@ -406,7 +423,7 @@ def _method_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, An
         for key, value in (r.params or {}).items():
             text = value if isinstance(value, str) else json.dumps(to_jsonable(value), ensure_ascii=False)
             items.append({"key": str(key), "value": str(text)})
-        if entry.kind == "verification":
+        if entry.kind in ("verification", "identification"):
             items.insert(0, {"key": "threshold policy",
                              "value": f"{(r.policy or {}).get('description', '')}: threshold {r.threshold:.6g}"})
         prov = r.provenance or {}

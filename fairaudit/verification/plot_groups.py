@@ -55,9 +55,13 @@ FAIRNESS_NAMES = {
     "inequity": "Inequity rate",
     "fmr_max_min": "FMR max/min",
     "fnmr_max_min": "FNMR max/min",
+    # the same figures over the 1:N rates of an identification audit
+    "fpir_max_min": "FPIR max/min",
+    "fnir_max_min": "FNIR max/min",
 }
 #: value of each fairness figure for a perfectly fair system
-FAIR_VALUE = {"fdr": 1.0, "garbe": 0.0, "inequity": 1.0, "fmr_max_min": 1.0, "fnmr_max_min": 1.0}
+FAIR_VALUE = {"fdr": 1.0, "garbe": 0.0, "inequity": 1.0, "fmr_max_min": 1.0, "fnmr_max_min": 1.0,
+              "fpir_max_min": 1.0, "fnir_max_min": 1.0}
 
 
 # --------------------------------------------------------------------------
@@ -327,7 +331,7 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
 
 
 #: fairness figures that are ratios (>= 1, 1 is fair): drawn on a log axis by :func:`fairness_panels`
-RATIO_FIGURES = {"inequity", "fmr_max_min", "fnmr_max_min"}
+RATIO_FIGURES = {"inequity", "fmr_max_min", "fnmr_max_min", "fpir_max_min", "fnir_max_min"}
 
 
 def fairness_panels(result: Any, *, fig: Any = None, ncols: int = 3) -> Any:
