@@ -80,11 +80,10 @@ def bootstrap(units: UnitCounts, n_groups: int, n_boot: int, rng: np.random.Gene
 def _subset_sums(num, den, perm, state_box, n_pick, out_num, out_den):
     """Sums of ``num`` and ``den`` over ``len(out_num)`` uniformly random ``n_pick``-subsets of the
     units: a partial Fisher-Yates shuffle of ``perm`` (kept from subset to subset) driven by
-    SplitMix64 from ``state_box[0]`` (53 random bits per draw), as the verification permutations
-    draw them, with the sums taken on the way instead of listing the subsets."""
+    SplitMix64 from ``state_box[0]`` (a 32-bit draw per step), with the sums taken on the way
+    instead of listing the subsets."""
     n_units = len(perm)
     state = state_box[0]
-    scale = 1.0 / 9007199254740992.0  # 2**-53
     for k in range(len(out_num)):
         sn = 0.0
         sd = 0.0
@@ -94,17 +93,17 @@ def _subset_sums(num, den, perm, state_box, n_pick, out_num, out_den):
             z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
             z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
             bits = z ^ (z >> np.uint64(31))
-            j = t + int(float(bits >> np.uint64(11)) * scale * (n_units - t))
-            if j >= n_units:
-                j = n_units - 1
-            tmp = perm[t]
-            perm[t] = perm[j]
-            perm[j] = tmp
-            # the unit drawn into position t (perm[t] after the swap), not the one it displaced:
-            # summing the displaced unit would sum the previous subset (the first one: the
-            # observed split itself, always "as extreme", and every p-value at least 2 / (n + 1))
-            sn += num[perm[t]]
-            sd += den[perm[t]]
+            # Lemire's multiply-shift: a uniform integer in [0, n_units - t) from the top 32 bits
+            # (bias below (n_units - t) / 2**32, far under the Monte Carlo error)
+            j = t + np.int64(((bits >> np.uint64(32)) * np.uint64(n_units - t)) >> np.uint64(32))
+            drawn = perm[j]
+            perm[j] = perm[t]
+            perm[t] = drawn
+            # the unit drawn into position t, not the one it displaced: summing the displaced unit
+            # would sum the previous subset (the first one: the observed split itself, always "as
+            # extreme", and every p-value at least 2 / (n + 1))
+            sn += num[drawn]
+            sd += den[drawn]
         out_num[k] = sn
         out_den[k] = sd
     state_box[0] = state
