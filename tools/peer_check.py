@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from peer_table import Table  # tools/ is on sys.path when the tool runs as a script
+
 WIDTH = 2.0**-14
 #: FMR targets at which FNMR is compared (fairaudit reports 1e-2 and 1e-3 where supported)
 TARGETS = (1e-2, 1e-3)
@@ -159,24 +161,6 @@ def generate(out: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- compare
-class _Table:
-    def __init__(self):
-        self.rows: list[tuple[str, str, str, str, str, str]] = []
-
-    def add(self, where, figure, ours, theirs, ok, how="exact"):
-        self.rows.append((where, figure, _fmt(ours), _fmt(theirs), how, "ok" if ok else "MISMATCH"))
-
-    @property
-    def failed(self) -> int:
-        return sum(r[-1] != "ok" for r in self.rows)
-
-    def print(self):
-        head = ("set/group", "figure", "fairaudit", "peer", "rule", "")
-        widths = [max(len(str(r[i])) for r in [head, *self.rows]) for i in range(6)]
-        for r in [head, *self.rows]:
-            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-
-
 def _fmt(v):
     if v is None:
         return "-"
@@ -269,7 +253,7 @@ def compare(out: Path) -> int:
 
     report = json.loads((out / "fairaudit.json").read_text())
     width = report["bin_width"]
-    table = _Table()
+    table = Table("peer", _fmt)
     for name, entry in report["sets"].items():
         data = np.load(out / f"{name}.npz")
         for label, fig in [("pooled", entry["pooled"]), *entry["groups"].items()]:
@@ -293,9 +277,7 @@ def compare(out: Path) -> int:
                 ok = fnmr == float(py) if stats.fmr[k] == 0 else True
                 table.add(f"{name}/pooled", "pyeer ZeroFMR", fnmr, float(py), ok,
                           "equal when pyeer finds FMR 0" if stats.fmr[k] == 0 else "pyeer finds no FMR 0")
-    table.print()
-    print(f"{len(table.rows)} checks, {table.failed} mismatches")
-    return 1 if table.failed else 0
+    return table.finish()
 
 
 def main(argv: list[str]) -> int:

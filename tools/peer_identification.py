@@ -55,6 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
+from peer_table import Table  # tools/ is on sys.path when the tool runs as a script
+
 WIDTH = 2.0**-14
 HALF_STEP = 2.0**-15  # t = T - HALF_STEP: bob's ``> t`` is fairaudit's ``>= T`` on the grid
 K = 20
@@ -175,24 +177,6 @@ def generate(out: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- compare
-class _Table:
-    def __init__(self):
-        self.rows: list[tuple[str, ...]] = []
-
-    def add(self, where, figure, ours, theirs, ok, how="exact"):
-        self.rows.append((where, figure, _fmt(ours), _fmt(theirs), how, "ok" if ok else "MISMATCH"))
-
-    @property
-    def failed(self) -> int:
-        return sum(r[-1] != "ok" for r in self.rows)
-
-    def print(self):
-        head = ("set/group", "figure", "fairaudit", "bob.measure", "rule", "")
-        widths = [max(len(str(r[i])) for r in [head, *self.rows]) for i in range(6)]
-        for r in [head, *self.rows]:
-            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-
-
 def _fmt(v):
     if v is None:
         return "-"
@@ -305,7 +289,7 @@ def compare(out: Path) -> int:
     import bob.measure
 
     report = json.loads((out / "fairaudit.json").read_text())
-    table = _Table()
+    table = Table("bob.measure", _fmt)
     for name, entry in report["sets"].items():
         probes, real_of, neg, pos, best = _load(out / entry["file"], entry["ncols"])
         group_of = entry["people"]
@@ -322,9 +306,7 @@ def compare(out: Path) -> int:
             before = float(bob.measure.false_alarm_rate(everyone, float(np.nextafter(t, -np.inf))))
             table.add(f"{name}/pooled", f"fpir={key}: threshold", t, (at, before), at == fpir and at <= x < before,
                       "FPIR(t) <= x < FPIR(t-)")
-    table.print()
-    print(f"{len(table.rows)} checks, {table.failed} mismatches")
-    return 1 if table.failed else 0
+    return table.finish()
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from fairaudit.common import errors
 
@@ -99,6 +100,35 @@ def to_data_uri(fig_or_ax: Any, *, format: str = "png", dpi: int = DPI) -> str:
     fig.savefig(buffer, format=fmt, dpi=dpi)
     mime = _MIME.get(fmt, "application/octet-stream")
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def save_figures(result: Any, outdir: str | Path, saved: Sequence[tuple[str, Callable[[Any], Any]]], *,
+                 prefix: str, formats: str | Sequence[str], dpi: int) -> list[Path]:
+    """The driver of every stage's ``save_all``: each ``(suffix, build)`` of ``saved`` draws
+    ``build(result)`` and writes it as ``outdir/{prefix}_{suffix}.{fmt}`` for every format, each file
+    atomically (a reader never sees half a file); ``outdir`` is created if needed and every format is
+    checked before anything is drawn. The figures are drawn on several cores (forked processes, see
+    :mod:`fairaudit.common.parallel`). Returns the paths in the order of ``saved``, all formats of one
+    figure together."""
+    from fairaudit.common.files import atomic_write
+    from fairaudit.common.parallel import fork_map
+
+    fmts = [_check_format(f) for f in ([formats] if isinstance(formats, str) else formats)]
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def draw(item: tuple[str, Callable[[Any], Any]]) -> list[Path]:
+        suffix, build = item
+        fig = build(result)
+        done = []
+        for fmt in fmts:
+            path = out / f"{prefix}_{suffix}.{fmt}"
+            with atomic_write(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi)
+            done.append(path)
+        return done
+
+    return [path for paths in fork_map(draw, list(saved)) for path in paths]
 
 
 __all__ = [

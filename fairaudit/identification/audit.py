@@ -18,7 +18,7 @@ from fairaudit.data.gallery_protocol import EMPTY_PROTOCOL, GallerySplit, parse_
 from fairaudit.identification.result import IdentificationResult
 from fairaudit.identification.search import DEFAULT_GALLERY_TILE, DEFAULT_PROBE_BLOCK, embedding_search_stats
 from fairaudit.verification.comparisons import empty_comparisons
-from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, RULE_OF_30
+from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, RULE_OF_30, small_sample_notes
 
 BAD_RANK = ("rank={value!r} must be an integer in [1, k] (k={k}): a mate counts as found at rank <= rank. "
             "Fix: pass rank=1 (NIST's FNIR at rank 1), or raise k to keep longer candidate lists.")
@@ -285,18 +285,11 @@ def _notes(by_group, stats, min_identities: int, rank: int, n_boot: int) -> list
             notes.append(f"Group {label!r} has no non-mated search: its FPIR is undefined.")
         if row["n_mated"] == 0:
             notes.append(f"Group {label!r} has no mated search: its FNIR and rank-1 rate are undefined.")
-    few = by_group.loc[by_group["below_min_identities"], "label"].tolist()
-    if few:
-        tail = (", and their intervals are Clopper-Pearson intervals on an effective sample size"
-                if n_boot else "")
-        notes.append(f"Group(s) {', '.join(repr(x) for x in few)} have fewer than {min_identities} probe "
-                     f"identities (min_identities): their figures rest on few people{tail}.")
-    for metric, col, what in (("FNIR", "fnir_below_rule_of_30", "false negatives"),
-                              ("FPIR", "fpir_below_rule_of_30", "false positives")):
-        thin = by_group.loc[by_group[col], "label"].tolist()
-        if thin:
-            notes.append(f"{metric} of {', '.join(repr(x) for x in thin)} rests on fewer than {RULE_OF_30} "
-                         f"{what} (Doddington's rule of 30): the rate is not known to within +-30 %.")
+    notes += small_sample_notes(
+        by_group, min_identities, units="probe identities",
+        intervals=", and their intervals are Clopper-Pearson intervals on an effective sample size" if n_boot else "",
+        rates=(("FNIR", "fnir_below_rule_of_30", "false negatives"),
+               ("FPIR", "fpir_below_rule_of_30", "false positives")))
     enrolled_only = np.setdiff1d(stats.gallery_identity, stats.probe_identity[stats.mated])
     if enrolled_only.size:
         notes.append(f"{enrolled_only.size:,} enrolled identities have no mated search (all their samples are "

@@ -11,7 +11,7 @@ import numpy as np
 
 from fairaudit.common import errors
 from fairaudit.common.figures import literal
-from fairaudit.verification.plot_style import _axes, _note, shown
+from fairaudit.verification.plot_style import _axes, _note, _rotate_ticks, shown
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -104,12 +104,7 @@ def landing(result: Any, *, value: str = "share", ax: "Axes | None" = None, anno
                       for r in rows]
     ax.set_xticks(np.arange(len(cols)), labels=[literal(shown(c)) for c in cols])
     ax.set_yticks(np.arange(len(rows)), labels=[literal(t) for t in row_labels])
-    if max((len(shown(c)) for c in cols), default=0) > 3 or len(cols) > 8:
-        upright = max(len(shown(c)) for c in cols) > 12
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(90 if upright else 40)
-            tick.set_ha("center" if upright else "right")
-            tick.set_rotation_mode("default" if upright else "anchor")
+    _rotate_ticks(ax, cols, over=3, angle=40)
     ax.tick_params(length=0)
     if annotate:
         size = max(6.5, 12.0 - 0.45 * g)

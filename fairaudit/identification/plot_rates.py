@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from fairaudit.verification.plot_style import (
     _colors,
     _log_ticks,
     _note,
+    _rotate_ticks,
     _select,
     shown,
 )
@@ -134,15 +135,4 @@ def rates(result: Any, *, ax: "Axes | None" = None, groups: Any = None, pooled: 
     if notes:
         _note(ax, "\n".join(notes))
     return ax
-
-
-def _rotate_ticks(ax: "Axes", labels: Sequence[str]) -> None:
-    longest = max((len(shown(x)) for x in labels), default=0)
-    if longest > 6 or len(labels) > 8:
-        upright = longest > 12  # long readable names stand upright so that neighbours never overlap
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(90 if upright else 35)
-            tick.set_ha("center" if upright else "right")
-            tick.set_rotation_mode("default" if upright else "anchor")
-
 

@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from fairaudit.common import errors
-from fairaudit.common.figures import DPI, _check_format, to_data_uri  # noqa: F401 - public here
+from fairaudit.common.figures import DPI, _check_format, save_figures, to_data_uri  # noqa: F401 - public here
 from fairaudit.data import POOLED
 from fairaudit.identification.plot_common import (  # noqa: F401 - the vocabulary is public here
     CMC_LABEL,
@@ -52,13 +51,12 @@ from fairaudit.identification.plot_common import (  # noqa: F401 - the vocabular
 )
 from fairaudit.identification.plot_landing import LANDING_VALUES, UNKNOWN_LANDING_VALUE, landing
 from fairaudit.identification.plot_rates import RATE_NAMES, rates
-from fairaudit.verification.plot_curves import UNKNOWN_SCALE, NORMAL_SCALE_NEEDS_SCIPY, _normal_ticks
+from fairaudit.verification.plot_curves import _det_axes, _det_transform, _normal_ticks
 from fairaudit.verification.plot_groups import fairness_panels
 from fairaudit.verification.plot_style import (
     THRESHOLD_COLOR,
     _axes,
     _colors,
-    _log_ticks,
     _note,
     display_labels,
     group_colors,
@@ -69,6 +67,20 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 # --------------------------------------------------------------------------
 # CMC
+def _lines(table: Any, labels: Sequence[str], order: str, column: str) -> tuple[list, list[str]]:
+    """The rows of ``table`` of every label (sorted by ``order``) with a finite ``column``, as
+    ``(label, rows, values)``; and the labels without one."""
+    drawn, missing = [], []
+    for label in labels:
+        part = table[table["group"].astype(str) == label].sort_values(order)
+        y = part[column].to_numpy(dtype=float)
+        if not len(part) or not np.isfinite(y).any():
+            missing.append(label)
+            continue
+        drawn.append((label, part, y))
+    return drawn, missing
+
+
 def cmc(result: Any, *, ax: "Axes | None" = None, groups: Any = None, pooled: bool = True,
         legend: bool = True) -> "Axes":
     """Rank-k identification rate (CMC) of every group, k = 1..K: the share of mated searches whose
@@ -94,14 +106,9 @@ def cmc(result: Any, *, ax: "Axes | None" = None, groups: Any = None, pooled: bo
     labels = _labels(result, groups, pooled)
     ax = _axes(ax, (7.5, 4.5))
     colors = _colors(result)
-    table = result.cmc
-    handles, missing, low = [], [], 1.0
-    for label in labels:
-        part = table[table["group"].astype(str) == label].sort_values("rank")
-        y = part["identification_rate"].to_numpy(dtype=float)
-        if not len(part) or not np.isfinite(y).any():
-            missing.append(label)
-            continue
+    drawn, missing = _lines(result.cmc, labels, "rank", "identification_rate")
+    handles, low = [], 1.0
+    for label, part, y in drawn:
         style = _style(label, colors)
         ax.plot(part["rank"].to_numpy(dtype=float), y, marker="o", ms=3.5, label=label, gid="cmc", **style)
         low = min(low, float(np.nanmin(y)))
@@ -123,27 +130,6 @@ def cmc(result: Any, *, ax: "Axes | None" = None, groups: Any = None, pooled: bo
 
 # --------------------------------------------------------------------------
 # DET
-def _transform(scale: str) -> Callable[[np.ndarray], np.ndarray]:
-    if scale not in ("log", "normal"):
-        raise errors.FairauditInputError(UNKNOWN_SCALE.format(value=scale))
-    if scale == "normal":
-        try:
-            from scipy.stats import norm
-        except ImportError:
-            raise errors.FairauditInputError(NORMAL_SCALE_NEEDS_SCIPY) from None
-
-        def probit(p: np.ndarray) -> np.ndarray:
-            p = np.asarray(p, dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return norm.ppf(np.where((p > 0) & (p < 1), p, np.nan))
-        return probit
-
-    def positive(p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=float)
-        return np.where(p > 0, p, np.nan)
-    return positive
-
-
 def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str = "log",
         pooled: bool = True, legend: bool = True) -> "Axes":
     """DET of every group: FNIR (at the audit's rank R) against FPIR as the threshold moves, with the
@@ -169,7 +155,7 @@ def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str
     """
     from matplotlib.lines import Line2D
 
-    transform = _transform(scale)
+    transform = _det_transform(scale)
     labels = _labels(result, groups, pooled)
     ax = _axes(ax, (7.6, 5.2))
     colors = _colors(result)
@@ -199,17 +185,8 @@ def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str
             points.append((label, py))
         else:
             edge.append(label)
-    if scale == "log":
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _log_ticks(ax.xaxis)
-        _log_ticks(ax.yaxis)
-        ax.set_xlabel(FPIR_LABEL)
-        ax.set_ylabel(f"{FNIR_LABEL}, {_rank_text(result)}")
-    else:
-        _normal_ticks(ax, transform)
-        ax.set_xlabel(FPIR_LABEL + ", normal deviate scale")
-        ax.set_ylabel(f"FNIR ({_rank_text(result)}), normal deviate scale")
+    _det_axes(ax, scale, transform, (FPIR_LABEL, f"{FNIR_LABEL}, {_rank_text(result)}"),
+              (FPIR_LABEL + ", normal deviate scale", f"FNIR ({_rank_text(result)}), normal deviate scale"))
     if points:
         ax.autoscale_view()
         lo, hi = ax.get_xlim()
@@ -265,13 +242,9 @@ def gallery_size(result: Any, *, ax: "Axes | None" = None, groups: Any = None, p
     ax = _axes(ax, (7.5, 4.5))
     colors = _colors(result)
     table = result.gallery_size
-    handles, missing, sizes, top = [], [], set(), 0.0
-    for label in labels:
-        part = table[table["group"].astype(str) == label].sort_values("gallery_identities")
-        y = part["fpir"].to_numpy(dtype=float)
-        if not len(part) or not np.isfinite(y).any():
-            missing.append(label)
-            continue
+    drawn, missing = _lines(table, labels, "gallery_identities", "fpir")
+    handles, sizes, top = [], set(), 0.0
+    for label, part, y in drawn:
         x = part["gallery_identities"].to_numpy(dtype=float)
         style = _style(label, colors)
         ax.plot(x, y, marker="o", ms=4, label=label, gid="gallery size", **style)
@@ -345,25 +318,7 @@ def save_all(result: Any, outdir: str | Path, *, prefix: str = "identification",
     list of pathlib.Path
         In the order above, all formats of one figure together.
     """
-    from fairaudit.common.files import atomic_write
-    from fairaudit.common.parallel import fork_map
-
-    fmts = [_check_format(f) for f in ([formats] if isinstance(formats, str) else formats)]
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def draw(item: tuple[str, Callable[[Any], Any]]) -> list[Path]:
-        suffix, build = item
-        fig = build(result)
-        done = []
-        for fmt in fmts:
-            path = out / f"{prefix}_{suffix}.{fmt}"
-            with atomic_write(path) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi)
-            done.append(path)
-        return done
-
-    return [path for paths in fork_map(draw, list(_SAVED)) for path in paths]
+    return save_figures(result, outdir, _SAVED, prefix=prefix, formats=formats, dpi=dpi)
 
 
 __all__ = [

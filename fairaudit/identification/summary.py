@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
-
 from fairaudit.common.text import _fmt, table
-from fairaudit.verification.summary import _ci, _comparisons_table, _mark
+from fairaudit.verification.summary import _comparisons_table, _fairness_table, _group_rows, _mark, _rate
 
 
 def identification_summary(result) -> str:
@@ -16,14 +12,11 @@ def identification_summary(result) -> str:
     has_ci = int(result.params.get("n_boot", 0)) > 0
     head = ["group", "probe ids", "mated", "non-mated", f"FNIR (R={result.rank})", "FPIR", "rank-1"]
     rows = []
-    frames = [result.by_group.reset_index(drop=True), pd.DataFrame([result.overall])]
-    for _, row in pd.concat(frames, ignore_index=True).iterrows():
+    for row in _group_rows(result):
         rows.append([
             row["label"] + _mark(row, "below_min_identities", " !"), _fmt(row["n_identities"]),
             f"{int(row['n_mated']):,}", f"{int(row['n_nonmated']):,}",
-            _fmt(row["fnir"]) + _mark(row, "fnir_below_rule_of_30", "*") + (_ci(row, "fnir") if has_ci else ""),
-            _fmt(row["fpir"]) + _mark(row, "fpir_below_rule_of_30", "*") + (_ci(row, "fpir") if has_ci else ""),
-            _fmt(row["rank1"]) + (_ci(row, "rank1") if has_ci else ""),
+            _rate(row, "fnir", has_ci), _rate(row, "fpir", has_ci), _rate(row, "rank1", has_ci, flagged=False),
         ])
     params = result.params
     out = [
@@ -41,14 +34,7 @@ def identification_summary(result) -> str:
         out.append(f"! fewer than {params.get('min_identities', 30)} probe identities in the group")
     out += ["", f"Fairness figures over FPIR and FNIR at the threshold (alpha={params['alpha']:g}"
             + (f", {ci_pct}% CI over {params['n_boot']} probe-identity bootstraps)" if has_ci else ")")]
-    frows = []
-    for name, row in result.fairness.iterrows():
-        value = _fmt(row["value"]) if row["defined"] else "undefined"
-        interval = ""
-        if has_ci and not (isinstance(row["ci_low"], float) and math.isnan(row["ci_low"])):
-            interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
-        frows.append([name, value, interval, row.get("direction", ""), row["reason"] or ""])
-    out.append(table(frows, ["figure", "value", "CI", "direction", "note"]))
+    out.append(_fairness_table(result.fairness, has_ci))
     if len(result.comparisons):
         out += ["", f"Group comparisons ({ci_pct}% CI from the same bootstraps; p: probe-identity "
                 "permutation test, Holm-adjusted over the table)", _comparisons_table(result.comparisons)]

@@ -105,20 +105,39 @@ def _in_sentence(name: str) -> str:
     return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
-def _comparison_clause(result: Any, rate: str, word: str, high: str, low: str, level: float) -> str:
-    """What the group comparison of the result says about the highest and the lowest group: the ratio
-    with its paired-bootstrap interval and the Holm-adjusted permutation p-value ('' without one)."""
+#: significance level of the comparisons' verdicts
+LEVEL = 0.05
+
+
+def _verdict(p: float, lo: float | None, n_tests: int, n_perm: int) -> str:
+    floor = min(1.0, n_tests / (n_perm + 1)) if n_perm else 0.0
+    if p < LEVEL and (lo is None or lo > 1):
+        return "a real gap at the 5 % level"
+    if n_perm and p <= floor * (1 + 1e-9):
+        return (f"the smallest adjusted p-value {n_perm:,} permutations allow; rerun with more "
+                "permutations (n_perm) to tell")
+    return "not distinguishable from noise at the 5 % level"
+
+
+def _tested_clause(result: Any, rate: str, word: str, high: str, other: str | None, level: float) -> str:
+    """What the comparisons table says about ``high`` against ``other`` (a group) or, with ``other``
+    None, against the other groups pooled: ratio, interval, Holm-adjusted p-value and verdict."""
     table = getattr(result, "comparisons", None)
     if table is None or not len(table) or "p_holm" not in table.columns:
         return ""
-    rows = table[(table["metric"] == rate) & (table["kind"] == "pair")]
-    match = rows[((rows["group_a"] == high) & (rows["group_b"] == low))
-                 | ((rows["group_a"] == low) & (rows["group_b"] == high))]
+    rows = table[table["metric"] == rate]
+    if other is None:
+        match = rows[(rows["kind"] == "vs_rest") & (rows["group_a"] == high)]
+        flip = False
+    else:
+        match = rows[(rows["kind"] == "pair") & (((rows["group_a"] == high) & (rows["group_b"] == other))
+                                                 | ((rows["group_a"] == other) & (rows["group_b"] == high)))]
+        flip = bool(len(match)) and match.iloc[0]["group_a"] != high
     if not len(match):
         return ""
     row = match.iloc[0]
     ratio, lo, hi = _float(row["ratio"]), _float(row["ratio_ci_low"]), _float(row["ratio_ci_high"])
-    if row["group_a"] != high:  # the table holds low / high: turn it round
+    if flip:
         ratio = None if not ratio else 1.0 / ratio
         lo, hi = (None if not hi else 1.0 / hi), (None if not lo else 1.0 / lo)
     p = _float(row["p_holm"])
@@ -126,18 +145,29 @@ def _comparison_clause(result: Any, rate: str, word: str, high: str, low: str, l
         return ""
     interval = f"{100 * level:.0f} % CI {lo:.3g}–{hi:.3g}; " if lo is not None and hi is not None else ""
     p_text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-    n = int((table["p_holm"].notna()).sum())
-    n_perm = int(_float(row.get("n_perm")) or 0)
-    floor = min(1.0, n / (n_perm + 1)) if n_perm else 0.0
-    if p < 0.05 and (lo is None or lo > 1):
-        verdict = "a real gap at the 5 % level"
-    elif n_perm and p <= floor * (1 + 1e-9):
-        verdict = (f"the smallest adjusted p-value {n_perm:,} permutations allow; rerun with more "
-                   "permutations (n_perm) to tell")
-    else:
-        verdict = "not distinguishable from noise at the 5 % level"
-    return (f" {shown(high)}'s {word} is {ratio:.3g}× {shown(low)}'s ({interval}{p_text} after Holm's "
-            f"adjustment over {n} comparisons): {verdict}.")
+    n = int(table["p_holm"].notna().sum())
+    whom = f"{shown(other)}'s" if other is not None else "that of the other groups pooled"
+    verdict = _verdict(p, lo, n, int(_float(row.get("n_perm")) or 0))
+    return (f" {shown(high)}'s {word} is {ratio:.3g}× {whom} ({interval}{p_text} after Holm's adjustment "
+            f"over {n} comparisons): {verdict}.")
+
+
+def _extremes(bg: pd.DataFrame, rate: str) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series] | None:
+    """The groups with a defined ``rate``, its values and the rows of the highest and the lowest
+    group (None with fewer than two such groups)."""
+    ok = bg[pd.to_numeric(bg[rate], errors="coerce").notna()]
+    if len(ok) < 2:
+        return None
+    values = pd.to_numeric(ok[rate])
+    return ok, values, ok.loc[values.idxmax()], ok.loc[values.idxmin()]
+
+
+def _overlap_clause(a: tuple, b: tuple) -> str:
+    """Whether the intervals ``a`` and ``b`` of two groups overlap ('' without both)."""
+    if None in a or None in b:
+        return ""
+    overlap = a[0] <= b[1] and b[0] <= a[1]
+    return " Their intervals overlap, so this ordering is not certain." if overlap else " Their intervals do not overlap."
 
 
 def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -147,11 +177,10 @@ def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[s
     out: list[dict[str, Any]] = []
     where = _where(r)
     for rate, word in (("fnmr", "FNMR"), ("fmr", "FMR")):
-        ok = bg[pd.to_numeric(bg[rate], errors="coerce").notna()]
-        if len(ok) < 2:
+        extremes = _extremes(bg, rate)
+        if extremes is None:
             continue
-        values = pd.to_numeric(ok[rate])
-        hi_row, lo_row = ok.loc[values.idxmax()], ok.loc[values.idxmin()]
+        _, _, hi_row, lo_row = extremes
         hi_v, lo_v = float(hi_row[rate]), float(lo_row[rate])
         hi_l, lo_l = str(hi_row["label"]), str(lo_row["label"])
         if hi_v == lo_v:
@@ -163,13 +192,7 @@ def _verification_findings(entry: _Entry, tol: Mapping[str, Any]) -> list[dict[s
                         f"the highest; {tail} ({_group_rate(lo_row, rate, level, nested=True)}), the lowest.")
             a = (_float(hi_row.get(f"{rate}_ci_low")), _float(hi_row.get(f"{rate}_ci_high")))
             b = (_float(lo_row.get(f"{rate}_ci_low")), _float(lo_row.get(f"{rate}_ci_high")))
-            tested = _comparison_clause(r, rate, word, hi_l, lo_l, level)
-            if tested:
-                sentence += tested
-            elif None not in a and None not in b:
-                overlap = a[0] <= b[1] and b[0] <= a[1]  # type: ignore[operator]
-                sentence += (" Their intervals overlap, so this ordering is not certain."
-                             if overlap else " Their intervals do not overlap.")
+            sentence += _tested_clause(r, rate, word, hi_l, lo_l, level) or _overlap_clause(a, b)
         out.append(_finding(
             entry, key=f"{rate}_by_group", kind="comparison", figure=None, label=f"{word} by group",
             value=(hi_v / lo_v if lo_v > 0 else None), sentence=sentence,

@@ -15,7 +15,16 @@ import pandas as pd
 
 from fairaudit.data import POOLED
 from fairaudit.reporting.entries import _Entry
-from fairaudit.reporting.findings import _fairness_findings, _finding, _group_rate, _where
+from fairaudit.reporting.findings import (
+    LEVEL,
+    _extremes,
+    _fairness_findings,
+    _finding,
+    _group_rate,
+    _overlap_clause,
+    _tested_clause,
+    _where,
+)
 from fairaudit.reporting.formatting import _ci_text, _float, _fmt_like, _g, fmt_count, fmt_num
 from fairaudit.reporting.views import _cell, _fairness_table, _table
 from fairaudit.verification import shown
@@ -26,55 +35,10 @@ from fairaudit.verification.small_samples import RULE_OF_30
 IDENTIFICATION_HEADLINE = ("fnir_max_min", "fpir_max_min", "fdr", "garbe", "inequity")
 #: the rates compared between groups: (column, word in sentences)
 RATES = (("fnir", "FNIR"), ("fpir", "FPIR"))
-#: significance level of the comparisons' verdicts
-LEVEL = 0.05
 
 
 # --------------------------------------------------------------------------
 # findings
-def _verdict(p: float, lo: float | None, n_tests: int, n_perm: int) -> str:
-    floor = min(1.0, n_tests / (n_perm + 1)) if n_perm else 0.0
-    if p < LEVEL and (lo is None or lo > 1):
-        return "a real gap at the 5 % level"
-    if n_perm and p <= floor * (1 + 1e-9):
-        return (f"the smallest adjusted p-value {n_perm:,} permutations allow; rerun with more "
-                "permutations (n_perm) to tell")
-    return "not distinguishable from noise at the 5 % level"
-
-
-def _tested_clause(result: Any, rate: str, word: str, high: str, other: str | None, level: float) -> str:
-    """What the comparisons table says about ``high`` against ``other`` (a group) or, with ``other``
-    None, against the other groups pooled: ratio, interval, Holm-adjusted p-value and verdict."""
-    table = getattr(result, "comparisons", None)
-    if table is None or not len(table) or "p_holm" not in table.columns:
-        return ""
-    rows = table[table["metric"] == rate]
-    if other is None:
-        match = rows[(rows["kind"] == "vs_rest") & (rows["group_a"] == high)]
-        flip = False
-    else:
-        match = rows[(rows["kind"] == "pair") & (((rows["group_a"] == high) & (rows["group_b"] == other))
-                                                 | ((rows["group_a"] == other) & (rows["group_b"] == high)))]
-        flip = bool(len(match)) and match.iloc[0]["group_a"] != high
-    if not len(match):
-        return ""
-    row = match.iloc[0]
-    ratio, lo, hi = _float(row["ratio"]), _float(row["ratio_ci_low"]), _float(row["ratio_ci_high"])
-    if flip:
-        ratio = None if not ratio else 1.0 / ratio
-        lo, hi = (None if not hi else 1.0 / hi), (None if not lo else 1.0 / lo)
-    p = _float(row["p_holm"])
-    if ratio is None or p is None:
-        return ""
-    interval = f"{100 * level:.0f} % CI {lo:.3g}–{hi:.3g}; " if lo is not None and hi is not None else ""
-    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-    n = int(table["p_holm"].notna().sum())
-    whom = f"{shown(other)}'s" if other is not None else "that of the other groups pooled"
-    verdict = _verdict(p, lo, n, int(_float(row.get("n_perm")) or 0))
-    return (f" {shown(high)}'s {word} is {ratio:.3g}× {whom} ({interval}{p_text} after Holm's adjustment "
-            f"over {n} comparisons): {verdict}.")
-
-
 def _names(labels: list[str]) -> str:
     names = [shown(x) for x in labels]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -87,11 +51,10 @@ def _rate_findings(entry: _Entry) -> list[dict[str, Any]]:
     where = _where(r)
     out = []
     for rate, word in RATES:
-        ok = bg[pd.to_numeric(bg[rate], errors="coerce").notna()]
-        if len(ok) < 2:
+        extremes = _extremes(bg, rate)
+        if extremes is None:
             continue
-        values = pd.to_numeric(ok[rate])
-        hi_row, lo_row = ok.loc[values.idxmax()], ok.loc[values.idxmin()]
+        ok, values, hi_row, lo_row = extremes
         hi_v, lo_v = float(hi_row[rate]), float(lo_row[rate])
         hi_l, lo_l = str(hi_row["label"]), str(lo_row["label"])
         a = (_float(hi_row.get(f"{rate}_ci_low")), _float(hi_row.get(f"{rate}_ci_high")))
@@ -117,12 +80,7 @@ def _rate_findings(entry: _Entry) -> list[dict[str, Any]]:
                         f"{_group_rate(hi_row, rate, level)}, the highest; {tail}.")
             # without a tested pair (the lowest rate is 0), the highest group against the rest
             tested = tested or _tested_clause(r, rate, word, hi_l, None, level)
-            if tested:
-                sentence += tested
-            elif None not in a and None not in b:
-                overlap = a[0] <= b[1] and b[0] <= a[1]  # type: ignore[operator]
-                sentence += (" Their intervals overlap, so this ordering is not certain."
-                             if overlap else " Their intervals do not overlap.")
+            sentence += tested or _overlap_clause(a, b)
         out.append(_finding(
             entry, key=f"{rate}_by_group", kind="comparison", label=f"{word} by group",
             value=(hi_v / lo_v if lo_v > 0 else None), sentence=sentence,

@@ -149,6 +149,45 @@ def _normal_ticks(ax: "Axes", ppf: Callable[[np.ndarray], np.ndarray]) -> None:
         axis.set_ticks(pos[kept], labels=[f"{p:g}" for p in probs[kept]])
 
 
+def _det_transform(scale: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The map from rates to DET axis positions: ``"log"`` keeps the positive rates (0 -> NaN),
+    ``"normal"`` is the probit (normal deviate; 0 and 1 -> NaN, needs scipy)."""
+    if scale not in ("log", "normal"):
+        raise errors.FairauditInputError(UNKNOWN_SCALE.format(value=scale))
+    if scale == "normal":
+        try:
+            from scipy.stats import norm
+        except ImportError:
+            raise errors.FairauditInputError(NORMAL_SCALE_NEEDS_SCIPY) from None
+
+        def probit(p: np.ndarray) -> np.ndarray:
+            p = np.asarray(p, dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return norm.ppf(np.where((p > 0) & (p < 1), p, np.nan))
+        return probit
+
+    def positive(p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=float)
+        return np.where(p > 0, p, np.nan)
+    return positive
+
+
+def _det_axes(ax: "Axes", scale: str, transform: Callable[[np.ndarray], np.ndarray],
+              log_labels: tuple[str, str], normal_labels: tuple[str, str]) -> None:
+    """Scales, ticks and (x, y) labels of DET axes: log-log, or normal deviate ticks."""
+    if scale == "log":
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _log_ticks(ax.xaxis)
+        _log_ticks(ax.yaxis)
+        xlabel, ylabel = log_labels
+    else:
+        _normal_ticks(ax, transform)
+        xlabel, ylabel = normal_labels
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str = "log",
         pooled: bool = True, legend: bool = True) -> "Axes":
     """DET curve of every group: FNMR against FMR, with the operating point at the threshold.
@@ -171,24 +210,7 @@ def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str
     -------
     matplotlib Axes
     """
-    if scale not in ("log", "normal"):
-        raise errors.FairauditInputError(UNKNOWN_SCALE.format(value=scale))
-    if scale == "normal":
-        try:
-            from scipy.stats import norm
-        except ImportError:
-            raise errors.FairauditInputError(NORMAL_SCALE_NEEDS_SCIPY) from None
-
-        def transform(p: np.ndarray) -> np.ndarray:
-            p = np.asarray(p, dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = norm.ppf(np.where((p > 0) & (p < 1), p, np.nan))
-            return out
-    else:
-        def transform(p: np.ndarray) -> np.ndarray:
-            p = np.asarray(p, dtype=float)
-            return np.where(p > 0, p, np.nan)
-
+    transform = _det_transform(scale)
     labels = _select(result, groups)
     ax = _axes(ax, (6.0, 5.0))
     colors = _colors(result)
@@ -210,17 +232,8 @@ def det(result: Any, *, ax: "Axes | None" = None, groups: Any = None, scale: str
         else:
             hidden.append(label)
         handles.append(_line_handle(POOLED_LABEL if is_pooled else label, **style))
-    if scale == "log":
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _log_ticks(ax.xaxis)
-        _log_ticks(ax.yaxis)
-        ax.set_xlabel(FMR_LABEL)
-        ax.set_ylabel(FNMR_LABEL)
-    else:
-        _normal_ticks(ax, transform)
-        ax.set_xlabel(FMR_LABEL + ", normal deviate scale")
-        ax.set_ylabel(FNMR_LABEL + ", normal deviate scale")
+    _det_axes(ax, scale, transform, (FMR_LABEL, FNMR_LABEL),
+              (FMR_LABEL + ", normal deviate scale", FNMR_LABEL + ", normal deviate scale"))
     ax.set_title("DET curve")
     ax.grid(True, which="major", alpha=0.3)
     if legend:

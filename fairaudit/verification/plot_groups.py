@@ -24,6 +24,7 @@ from fairaudit.verification.plot_style import (
     _colors,
     _line_handle,
     _note,
+    _rotate_ticks,
     _select,
 )
 
@@ -111,13 +112,7 @@ def cross_fmr(result: Any, *, ax: "Axes | None" = None, annotate: bool = True,
     image.set_gid("cross_fmr")
     ax.set_xticks(np.arange(len(cols)), labels=[literal(shown(c)) for c in cols])
     ax.set_yticks(np.arange(len(rows)), labels=[literal(shown(r)) for r in rows])
-    longest = max((len(shown(c)) for c in cols), default=0)
-    if longest > 3 or len(cols) > 8:
-        upright = longest > 12  # long readable names stand upright so that neighbours never overlap
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(90 if upright else 40)
-            tick.set_ha("center" if upright else "right")
-            tick.set_rotation_mode("default" if upright else "anchor")
+    _rotate_ticks(ax, cols, over=3, angle=40)
     ax.tick_params(length=0)
     if annotate:
         size = max(6.0, 11.0 - 0.4 * g)
@@ -212,14 +207,7 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
         text = f"{ci:.0%} confidence interval" if isinstance(ci, numbers.Real) else "confidence interval"
         handles.append(Line2D([], [], color="0.15", lw=1.2, marker="_", ms=10, label=text))
     ax.set_xticks(np.arange(len(labels)), labels=[literal(shown(x)) for x in labels])
-    longest = max(len(shown(x)) for x in labels)
-    if longest > 6 or len(labels) > 8:
-        # long names (readable codebook labels) stand upright, so that neighbours never overlap
-        upright = longest > 12
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(90 if upright else 35)
-            tick.set_ha("center" if upright else "right")
-            tick.set_rotation_mode("default" if upright else "anchor")
+    _rotate_ticks(ax, labels)
     ax.set_xlim(-0.6, len(labels) - 0.4)
     if log:
         ax.set_yscale("log")

@@ -188,6 +188,19 @@ def _note(ax: "Axes", text: str, *, width: int = 80) -> Any:
                        color="0.25", gid="note")
 
 
+def _rotate_ticks(ax: "Axes", labels: Sequence[Any], *, over: int = 6, angle: float = 35) -> None:
+    """Slant the x tick labels by ``angle`` when one is longer than ``over`` characters or there
+    are more than 8; long names (readable codebook labels, over 12 characters) stand upright, so
+    that neighbours never overlap."""
+    longest = max((len(shown(x)) for x in labels), default=0)
+    if longest > over or len(labels) > 8:
+        upright = longest > 12
+        for tick in ax.get_xticklabels():
+            tick.set_rotation(90 if upright else angle)
+            tick.set_ha("center" if upright else "right")
+            tick.set_rotation_mode("default" if upright else "anchor")
+
+
 def _log_ticks(axis: Any, *, max_labels: int = 8) -> None:
     """Decade tick labels on a log axis that never run into each other: every decade keeps its tick
     and grid line, but when more than ``max_labels`` decades are in view only every k-th is labelled

@@ -45,6 +45,7 @@ from fairaudit.common.figures import (  # noqa: F401 - public through fairaudit.
     _root_figure,
     literal,
     safe_filename,
+    save_figures,
     to_data_uri,
 )
 from fairaudit.data import POOLED  # noqa: F401 - importable from here, as it was
@@ -106,7 +107,9 @@ def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",
     Files are ``{prefix}_fmr_fnmr``, ``_det``, ``_roc``, ``_histograms`` (the
     grid of :func:`histogram_grid`), ``_cross_fmr``, ``_by_group_fnmr``,
     ``_by_group_fmr`` and ``_fairness``, each with the suffix of every format
-    in ``formats``. ``outdir`` is created if needed. The figures are never
+    in ``formats``, each written atomically (a reader never sees half a file).
+    ``outdir`` is created if needed. The figures are drawn on several cores
+    (forked processes, see :mod:`fairaudit.common.parallel`) and never
     registered with pyplot, so nothing global is left open.
 
     Returns
@@ -114,24 +117,7 @@ def save_all(result: Any, outdir: str | Path, *, prefix: str = "verification",
     list of pathlib.Path
         In the order above, all formats of one figure together.
     """
-    from fairaudit.common.parallel import fork_map
-
-    fmts = [_check_format(f) for f in ([formats] if isinstance(formats, str) else formats)]
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def draw(item: tuple[str, Callable[[Any], Any]]) -> list[Path]:
-        suffix, build = item
-        fig = build(result)
-        done = []
-        for fmt in fmts:
-            path = out / f"{prefix}_{suffix}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=dpi)
-            done.append(path)
-        return done
-
-    # the figures are drawn on every core (forked processes; see fairaudit.common.parallel)
-    return [path for paths in fork_map(draw, list(_SAVED)) for path in paths]
+    return save_figures(result, outdir, _SAVED, prefix=prefix, formats=formats, dpi=dpi)
 
 
 #: the names this module has defined (``literal``, ``safe_filename``, ``to_data_uri``, ``DPI`` ... of

@@ -91,14 +91,24 @@ def add_flags(by_group, min_identities: int) -> list[str]:
     by_group["fmr_below_rule_of_30"] = by_group["n_false_matches"] < RULE_OF_30
     by_group["fnmr_below_rule_of_30"] = by_group["n_false_non_matches"] < RULE_OF_30
     by_group["below_min_identities"] = by_group["n_identities"] < int(min_identities)
+    return small_sample_notes(by_group, min_identities, units="identities",
+                              intervals=", and their FMR and FNMR intervals are Clopper-Pearson intervals on "
+                                        "an effective sample size",
+                              rates=(("FMR", "fmr_below_rule_of_30", "false matches"),
+                                     ("FNMR", "fnmr_below_rule_of_30", "false non-matches")))
+
+
+def small_sample_notes(by_group, min_identities: int, *, units: str, intervals: str,
+                       rates: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """The notes on the groups flagged in ``by_group``: one on those below ``min_identities``
+    (``units``: what is counted, ``intervals``: what it does to their intervals, '' for nothing),
+    then one per ``(metric, flag column, what is counted)`` of ``rates`` on its rule-of-30 groups."""
     notes = []
     few = by_group.loc[by_group["below_min_identities"], "label"].tolist()
     if few:
         notes.append(f"Group(s) {', '.join(repr(x) for x in few)} have fewer than {int(min_identities)} "
-                     "identities (min_identities): their figures rest on few people, and their FMR and "
-                     "FNMR intervals are Clopper-Pearson intervals on an effective sample size.")
-    for metric, col, what in (("FMR", "fmr_below_rule_of_30", "false matches"),
-                              ("FNMR", "fnmr_below_rule_of_30", "false non-matches")):
+                     f"{units} (min_identities): their figures rest on few people{intervals}.")
+    for metric, col, what in rates:
         thin = by_group.loc[by_group[col], "label"].tolist()
         if thin:
             notes.append(f"{metric} of {', '.join(repr(x) for x in thin)} rests on fewer than {RULE_OF_30} "

@@ -23,6 +23,30 @@ def _mark(row: pd.Series, column: str, marker: str) -> str:
     return marker if isinstance(value, (bool, np.bool_)) and bool(value) else ""
 
 
+def _rate(row: pd.Series, name: str, has_ci: bool, *, flagged: bool = True) -> str:
+    """A rate of the per-group table: its value, ``*`` under the rule of 30 and its interval."""
+    mark = _mark(row, f"{name}_below_rule_of_30", "*") if flagged else ""
+    return _fmt(row[name]) + mark + (_ci(row, name) if has_ci else "")
+
+
+def _group_rows(result) -> list[pd.Series]:
+    """The rows of the per-group table: every group, then the pooled population."""
+    frames = [result.by_group.reset_index(drop=True), pd.DataFrame([result.overall])]
+    return [row for _, row in pd.concat(frames, ignore_index=True).iterrows()]
+
+
+def _fairness_table(fairness: pd.DataFrame, has_ci: bool) -> str:
+    """The fairness figures: value (or "undefined"), interval, direction and note."""
+    frows = []
+    for name, row in fairness.iterrows():
+        value = _fmt(row["value"]) if row["defined"] else "undefined"
+        interval = ""
+        if has_ci and not (isinstance(row["ci_low"], float) and math.isnan(row["ci_low"])):
+            interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+        frows.append([name, value, interval, row.get("direction", ""), row["reason"] or ""])
+    return table(frows, ["figure", "value", "CI", "direction", "note"])
+
+
 def _legend(result) -> list[str]:
     """What the markers of the per-group table mean (only those that appear)."""
     bg = result.by_group
@@ -42,14 +66,11 @@ def verification_summary(result) -> str:
     has_ci = int(result.params.get("n_boot", 0)) > 0
     head = ["group", "ids", "genuine", "impostor", "FMR", "FNMR", "EER", "AUC"]
     rows = []
-    frames = [result.by_group.reset_index(drop=True), pd.DataFrame([result.overall])]
-    for _, row in pd.concat(frames, ignore_index=True).iterrows():
+    for row in _group_rows(result):
         rows.append([
             row["label"] + _mark(row, "below_min_identities", " !"), _fmt(row["n_identities"]),
             f"{int(row['n_genuine']):,}", f"{int(row['n_impostor']):,}",
-            _fmt(row["fmr"]) + _mark(row, "fmr_below_rule_of_30", "*") + (_ci(row, "fmr") if has_ci else ""),
-            _fmt(row["fnmr"]) + _mark(row, "fnmr_below_rule_of_30", "*") + (_ci(row, "fnmr") if has_ci else ""),
-            _fmt(row["eer"]) + (_ci(row, "eer") if has_ci else ""),
+            _rate(row, "fmr", has_ci), _rate(row, "fnmr", has_ci), _rate(row, "eer", has_ci, flagged=False),
             _fmt(row["auc"]),
         ])
     out = [
@@ -62,14 +83,7 @@ def verification_summary(result) -> str:
         f"Fairness figures at the threshold (alpha={result.params['alpha']:g}"
         + (f", {ci_pct}% CI over {result.params['n_boot']} identity bootstraps)" if has_ci else ")"),
     ]
-    frows = []
-    for name, row in result.fairness.iterrows():
-        value = _fmt(row["value"]) if row["defined"] else "undefined"
-        interval = ""
-        if has_ci and not (isinstance(row["ci_low"], float) and math.isnan(row["ci_low"])):
-            interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
-        frows.append([name, value, interval, row.get("direction", ""), row["reason"] or ""])
-    out.append(table(frows, ["figure", "value", "CI", "direction", "note"]))
+    out.append(_fairness_table(result.fairness, has_ci))
     comparisons = getattr(result, "comparisons", None)
     if comparisons is not None and len(comparisons):
         out += ["", f"Group comparisons ({ci_pct}% CI from the same identity bootstraps; p: identity "
