@@ -184,16 +184,11 @@ def _search_tile(scores, col0, chunk_lo, chunk_hi, chunk_run_lo, chunk_run_hi, c
                     kth_i = top_i[i, k - 1]
 
 
-_COMPILED: dict = {}
-
-
 def _kernel():
-    fn = _COMPILED.get("tile")
-    if fn is None:
-        import numba
+    """The compiled loop (numba, on first use; memoised by :func:`fairaudit.verification.kernels._jit`)."""
+    from fairaudit.verification.kernels import _jit
 
-        fn = _COMPILED["tile"] = numba.njit(cache=True, nogil=True)(_search_tile)
-    return fn
+    return _jit(_search_tile)
 
 
 # --------------------------------------------------------------------------

@@ -109,16 +109,11 @@ def _subset_sums(num, den, perm, state_box, n_pick, out_num, out_den):
     state_box[0] = state
 
 
-_COMPILED: dict = {}
-
-
 def _kernel():
-    fn = _COMPILED.get("sums")
-    if fn is None:
-        import numba
+    """The compiled loop (numba, on first use; memoised by :func:`fairaudit.verification.kernels._jit`)."""
+    from fairaudit.verification.kernels import _jit
 
-        fn = _COMPILED["sums"] = numba.njit(cache=True, nogil=True)(_subset_sums)
-    return fn
+    return _jit(_subset_sums)
 
 
 def permutation_pvalue(num: np.ndarray, den: np.ndarray, n_first: int, n_perm: int, seed: int) -> float:
