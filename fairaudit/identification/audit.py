@@ -45,12 +45,13 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> bool:
 
 
 def _check(rank, k, n_boot, ci, alpha, n_perm, min_identities, gallery_tile, probe_block) -> None:
-    from fairaudit.verification.audit import _check_n_perm, _check_options
+    from fairaudit.verification.audit import BAD_MIN_IDENTITIES, _check_options
 
     _check_options(alpha, n_boot, ci, 2.0**-14)
     if isinstance(n_perm, bool) or not isinstance(n_perm, numbers.Integral) or n_perm < 0:
         raise errors.FairauditInputError(BAD_N_PERM.format(value=n_perm))
-    _check_n_perm(0, min_identities)
+    if not _check_int("min_identities", min_identities, 1):
+        raise errors.FairauditInputError(BAD_MIN_IDENTITIES.format(value=min_identities))
     if not _check_int("k", k, 1, 1000):
         raise errors.FairauditInputError(BAD_K.format(value=k))
     if not _check_int("rank", rank, 1, int(k)):

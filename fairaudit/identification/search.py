@@ -324,9 +324,7 @@ def embedding_search_stats(
     ``gallery_rows`` and ``probe_rows`` are disjoint row indices that together cover ``x``;
     ``ident`` is the identity code of every row and ``groups.codes`` the group of every identity.
     """
-    import os
-
-    from fairaudit.verification.layout import sorted_rows
+    from fairaudit.verification.layout import rows_for_executor
     from fairaudit.verification.tiles import LocalExecutor
 
     executor = LocalExecutor() if executor is None else executor
@@ -357,17 +355,7 @@ def embedding_search_stats(
     is_enrolled[enrolled] = True
     mated = is_enrolled[p_ident]
     mate = np.where(mated, p_ident, -1).astype(np.int32)
-    path = None
-    in_file = executor.needs_file or not isinstance(x, np.ndarray) and getattr(x, "out_of_core", False)
-    if in_file:
-        import uuid
-
-        if scratch_dir is None:
-            raise ValueError("a scratch_dir is needed to write the sorted embeddings file")
-        path = os.path.join(str(scratch_dir), f"fairaudit-search-{uuid.uuid4().hex}.npy")
-    rows = sorted_rows(x, order, path)
-    if path is not None and hasattr(executor, "check_readable"):
-        executor.check_readable(path)
+    rows = rows_for_executor(x, order, executor, scratch_dir, "fairaudit-search")
     n_g = len(gallery_rows)
     mate_lo = np.where(mated, first_col[p_ident], 0).astype(np.int64)
     mate_hi = np.where(mated, last_col[p_ident], 0).astype(np.int64)

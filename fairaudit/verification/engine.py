@@ -24,7 +24,6 @@ whose score lies within about 2e-6 of the threshold follows float32 rounding.
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import numpy as np
@@ -44,7 +43,7 @@ from fairaudit.verification.identity_pairs import (  # noqa: F401 - the engine's
     embedding_identity_pair_counts,
     score_identity_pair_counts,
 )
-from fairaudit.verification.layout import _layout, sorted_rows
+from fairaudit.verification.layout import _layout, rows_for_executor
 from fairaudit.verification.tiles import LocalExecutor, _batches, _pass1_task, _Spec
 
 
@@ -121,17 +120,7 @@ def embedding_pair_stats(
     executor = LocalExecutor(workers) if executor is None else executor
     n_ids = len(identity_names)
     layout = _layout(ident, groups.codes, tile)
-    in_file = executor.needs_file or not isinstance(x, np.ndarray) and getattr(x, "out_of_core", False)
-    path = None
-    if in_file:
-        import uuid
-
-        if scratch_dir is None:
-            raise ValueError("a scratch_dir is needed to write the sorted embeddings file")
-        path = os.path.join(str(scratch_dir), f"fairaudit-sorted-{uuid.uuid4().hex}.npy")
-    rows = sorted_rows(x, layout.order, path)
-    if path is not None and hasattr(executor, "check_readable"):
-        executor.check_readable(path)
+    rows = rows_for_executor(x, layout.order, executor, scratch_dir, "fairaudit-sorted")
     pair_index, n_pairs = _pair_index(groups.n_groups)
     n_bins = grid.n_bins
     if keep_from_score is None and keep_fmr is not None:

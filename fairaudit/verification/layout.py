@@ -134,3 +134,21 @@ def sorted_rows(x, order: np.ndarray, path: str | None = None) -> ArrayRows | Np
     del out
     os.replace(tmp, path)
     return NpyRows(path, (n, d))
+
+
+def rows_for_executor(x, order: np.ndarray, executor, scratch_dir: str | None, stem: str) -> ArrayRows | NpyRows:
+    """:func:`sorted_rows` where ``executor`` can read them: in memory, or in a ``.npy`` file under
+    ``scratch_dir`` (named ``{stem}-<uuid>.npy``) when the executor runs in other processes or ``x``
+    is an out-of-core set; every worker is checked to see the file."""
+    in_file = executor.needs_file or not isinstance(x, np.ndarray) and getattr(x, "out_of_core", False)
+    path = None
+    if in_file:
+        import uuid
+
+        if scratch_dir is None:
+            raise ValueError("a scratch_dir is needed to write the sorted embeddings file")
+        path = os.path.join(str(scratch_dir), f"{stem}-{uuid.uuid4().hex}.npy")
+    rows = sorted_rows(x, order, path)
+    if path is not None and hasattr(executor, "check_readable"):
+        executor.check_readable(path)
+    return rows
