@@ -126,6 +126,11 @@ class GroupBootstrap:
         local[members] = np.arange(m)
         self.ipc = ipc
         self.weights = np.asarray(weights, dtype=np.float64)
+        #: the weights as the pair kernel reads them (identities x replicates, smallest integer
+        #: type), converted once for every call on all replicates
+        top = int(self.weights.max(initial=0))
+        self._wt = np.ascontiguousarray(self.weights.T, dtype=np.int8 if top <= 127 else np.int16
+                                        if top <= 32767 else np.int32)
         self.thresholds = stats.grid.edges()[ipc.thresholds_k]
         sel = codes[stats.gen_identity] == g
         self._gid = local[stats.gen_identity[sel]]
@@ -139,7 +144,7 @@ class GroupBootstrap:
             one = (np.asarray(ta, dtype=np.int32), np.asarray(tb, dtype=np.int32),
                    np.arange(len(ta) + 1, dtype=np.int64), np.zeros(len(ta), dtype=np.int16),
                    np.asarray(tn, dtype=np.int32))
-            self.n_imp = pair_sums(one, np.zeros(1, dtype=np.int64), self.weights, 1)[:, 0]
+            self.n_imp = pair_sums(one, np.zeros(1, dtype=np.int64), None, 1, transposed=self._wt)[:, 0]
 
     def rejects(self, cols: np.ndarray) -> np.ndarray:
         """``(m, len(cols))`` genuine rejects of every identity at thresholds ``cols``."""
@@ -154,12 +159,13 @@ class GroupBootstrap:
         (ascending indices into the group's thresholds): ``(replicates, len(cols))`` each, NaN where
         a replicate has no comparison of that kind."""
         cols = np.asarray(cols, dtype=np.int64)
-        rows = np.arange(len(self.n_imp)) if rows is None else np.asarray(rows)
+        every = rows is None
+        rows = np.arange(len(self.n_imp)) if every else np.asarray(rows)
         w = self.weights[rows]
         ipc = self.ipc
         # a comparison in slot s counts at every chosen threshold at or below it
         slot_map = np.searchsorted(cols, np.arange(len(ipc.thresholds_k)), side="right") - 1
-        per = pair_sums(ipc.parts, slot_map, w, len(cols))
+        per = pair_sums(ipc.parts, slot_map, None, len(cols), transposed=self._wt if every else self._wt[:, rows])
         acc = np.cumsum(per[:, ::-1], axis=1)[:, ::-1]
         gen_rej = w @ self.rejects(cols)
         return self._ratios(acc, self.n_imp[rows], gen_rej, self.n_gen[rows])

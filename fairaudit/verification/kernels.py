@@ -89,50 +89,61 @@ for _k in range(64):
 
 
 def _pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of, n_bins, n_slots,
-                bit_index, out_a, out_b, out_ptr, out_slot, out_count):
+                bit_index, first_kept, col_run_of, hist, masks, out_a, out_b, out_ptr, out_slot, out_count):
     """Per identity pair counts of a tile, in slots: comparison score bin ``q`` (``int(s)``, at
     most ``n_bins``) falls in slot ``slot_of[q]`` (``n_slots``: below every threshold, dropped).
-    Identities are runs of rows (``row_runs``, boundaries) and columns. A diagonal tile pairs run
-    ``a`` with runs after it only. Writes the pairs with any count (``out_a``, ``out_b`` identity
-    codes, ``out_ptr`` entry offsets) and their non-zero slots in ascending order; returns
-    ``(n_pairs, n_entries)``. Branch-free counting into four interleaved histograms (no chain of
-    increments of one cell), the touched slots as bits of a mask (``n_slots < 64``) read by a de
-    Bruijn table (``bit_index``)."""
+    Identities are runs of rows (``row_runs``, boundaries) and columns (``col_runs``;
+    ``col_run_of[j]`` is column ``j``'s run). A diagonal tile pairs run ``a`` with runs after it
+    only. Writes the pairs with any count (``out_a``, ``out_b`` identity codes, ``out_ptr`` entry
+    offsets) and their non-zero slots in ascending order; returns ``(n_pairs, n_entries)``.
+
+    A row run's rows are read whole, left to right (long loops rather than one short loop per
+    identity pair); a coordinate below ``first_kept`` (the first bin of a kept slot: most of
+    them) costs one comparison. A kept one is counted in its column run's histogram (``hist``,
+    ``width`` cells per column run, left zeroed) and marks its slot in that run's bit mask
+    (``masks``, ``n_slots < 64``); the masks, read by a de Bruijn table (``bit_index``), list the
+    touched slots in ascending order without scanning every slot."""
     width = n_slots + 1
-    hist = np.zeros(4 * width, dtype=np.int64)
     n_r = len(row_runs) - 1
     n_c = len(col_runs) - 1
+    n_cols = scores.shape[1]
     n_pairs = 0
     n_entries = 0
     out_ptr[0] = 0
-    below = np.uint64(1) << np.uint64(n_slots)
     one = np.uint64(1)
     debruijn = np.uint64(0x03F79D71B4CB0A89)
+    limit = np.float32(first_kept)
     for ra in range(n_r):
         cb0 = ra + 1 if diagonal else 0
-        for cb in range(cb0, n_c):
-            mask = np.uint64(0)
-            for i in range(row_runs[ra], row_runs[ra + 1]):
-                row = scores[i]
-                for j in range(col_runs[cb], col_runs[cb + 1]):
-                    q = int(row[j])
+        if cb0 >= n_c:
+            continue
+        j0 = col_runs[cb0]
+        for i in range(row_runs[ra], row_runs[ra + 1]):
+            row = scores[i]
+            for j in range(j0, n_cols):
+                v = row[j]
+                if v >= limit:
+                    q = int(v)
                     if q > n_bins:
                         q = n_bins
                     s = slot_of[q]
-                    hist[(j & 3) * width + s] += 1
-                    mask |= one << np.uint64(s)
-            mask &= ~below
+                    cb = col_run_of[j]
+                    hist[cb * width + s] += 1
+                    masks[cb] |= one << np.uint64(s)
+        for cb in range(cb0, n_c):
+            mask = masks[cb]
             if mask == 0:
                 continue
+            masks[cb] = np.uint64(0)
+            base = cb * width
             while mask:
                 low = mask & (~mask + one)
                 s = bit_index[(low * debruijn) >> np.uint64(58)]
                 mask ^= low
                 out_slot[n_entries] = s
-                out_count[n_entries] = hist[s] + hist[width + s] + hist[2 * width + s] + hist[3 * width + s]
+                out_count[n_entries] = hist[base + s]
+                hist[base + s] = 0
                 n_entries += 1
-            for k in range(4 * width):  # width <= 64: cheap, and only for pairs with a count
-                hist[k] = 0
             out_a[n_pairs] = row_ids[ra]
             out_b[n_pairs] = col_ids[cb]
             n_pairs += 1
@@ -154,8 +165,16 @@ def pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bi
         raise ValueError(f"pair_slots counts at most 63 thresholds, not {n_slots}")
     # slot of every bin: lut[q] - 1, and n_slots (dropped) below every threshold
     slot_of = np.where(lut > 0, lut.astype(np.int64) - 1, n_slots).astype(np.int8)
+    kept = np.flatnonzero(slot_of[: n_bins + 1] < n_slots)
+    # int(s) >= k <=> s >= k for k >= 1; bin 0 also holds the coordinates in (-1, 0) that int()
+    # truncates to it, so a kept bin 0 means no limit
+    first_kept = float(n_bins + 2) if not len(kept) else -np.inf if kept[0] == 0 else float(kept[0])
+    col_run_of = np.repeat(np.arange(n_c, dtype=np.int32), np.diff(col_runs))
+    hist = np.zeros(n_c * (n_slots + 1), dtype=np.int32)
+    masks = np.zeros(n_c, dtype=np.uint64)
     n_p, n_e = _jit(_pair_slots)(scores, row_runs, col_runs, row_ids, col_ids, diagonal, slot_of,
-                                 n_bins, n_slots, _DEBRUIJN_INDEX, a, b, ptr, slot, count)
+                                 n_bins, n_slots, _DEBRUIJN_INDEX, first_kept, col_run_of, hist, masks,
+                                 a, b, ptr, slot, count)
     return a[:n_p].copy(), b[:n_p].copy(), ptr[:n_p + 1].copy(), slot[:n_e].copy(), count[:n_e].copy()
 
 
@@ -166,40 +185,75 @@ def pair_slots(scores, row_runs, col_runs, row_ids, col_ids, diagonal, lut, n_bi
 _INT32_ROOM = 2**31 - 1
 
 
-def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, r0, r1, max_w2, out, part, tmp):
+def _weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, r0, r1, max_w2, out, part, acc,
+                        touched, flags):
     """``out[slot_map[s], :] += count * weights[a, r0:r1] * weights[b, r0:r1]`` over every entry of
-    every pair (entries whose ``slot_map`` is negative are dropped). ``weights`` is int32
+    every pair (entries whose ``slot_map`` is negative are dropped). ``weights`` is integer
     ``(identities, replicates)``: one column per replicate; ``max_w2`` the square of its largest
-    value. Sums run in int32 (``part``) and move to the int64 ``out`` before they could overflow."""
+    value.
+
+    Pairs come sorted by their first identity ``a`` (any order gives the same sums, sorted is
+    fast): for one ``a``, ``acc[s] += count * w_b`` over
+    its pairs, and ``part[s] += w_a * acc[s]`` once at the end of its run (one multiplication by
+    ``w_a`` per output row touched, not one per pair); ``touched`` lists those rows, ``flags``
+    marks them. Sums run in int32 and move to the int64 ``out`` before they could overflow: every
+    pending entry can add at most ``count * max_w2`` to ``part``."""
     n_rep = r1 - r0
     room = 0
-    for p in range(len(pa)):
-        e0, e1 = ptr[p], ptr[p + 1]
-        if e1 == e0 or slot_map[slot[e1 - 1]] < 0:  # slots ascend: the last is the highest
-            continue
+    n_touched = 0
+    current = -1
+    for p in range(len(pa) + 1):
+        a = pa[p] if p < len(pa) else -2
         bound = 0
-        for e in range(e0, e1):
-            bound += count[e]
-        bound *= max_w2
-        if room + bound > _INT32_ROOM:
+        if p < len(pa):
+            e0, e1 = ptr[p], ptr[p + 1]
+            if e1 == e0 or slot_map[slot[e1 - 1]] < 0:  # slots ascend: the last is the highest
+                continue
+            for e in range(e0, e1):
+                bound += count[e]
+            bound *= max_w2
+        overflow = room + bound > _INT32_ROOM
+        if (a != current or overflow) and n_touched:  # the run of ``current`` is done (or must be)
+            wa = weights[current, r0:r1]
+            for k in range(n_touched):
+                s = touched[k]
+                o = part[s]
+                z = acc[s]
+                for t in range(n_rep):
+                    o[t] += wa[t] * z[t]
+                    z[t] = 0
+                flags[s] = False
+            n_touched = 0
+        if overflow:
             for s in range(part.shape[0]):
                 for t in range(n_rep):
                     out[s, t] += part[s, t]
                     part[s, t] = 0
             room = 0
+        if p == len(pa):
+            break
+        current = a
         room += bound
-        wa = weights[pa[p], r0:r1]
         wb = weights[pb[p], r0:r1]
-        for t in range(n_rep):
-            tmp[t] = wa[t] * wb[t]
-        for e in range(e0, e1):
+        # slots ascend and slot_map never decreases: entries that land in one output are adjacent,
+        # and their counts are summed before the pass over the replicates
+        e = e0
+        while e < e1:
             s = slot_map[slot[e]]
+            c = count[e]
+            e += 1
+            while e < e1 and slot_map[slot[e]] == s:
+                c += count[e]
+                e += 1
             if s < 0:
                 continue
-            c = count[e]
-            o = part[s]
+            if not flags[s]:
+                flags[s] = True
+                touched[n_touched] = s
+                n_touched += 1
+            z = acc[s]
             for t in range(n_rep):
-                o[t] += c * tmp[t]
+                z[t] += c * wb[t]
     for s in range(part.shape[0]):
         for t in range(n_rep):
             out[s, t] += part[s, t]
@@ -222,9 +276,11 @@ def weighted_pair_sums(pa, pb, ptr, slot, count, slot_map, weights, n_out: int,
     if max_w * max_w * int(count.max(initial=0)) > _INT32_ROOM:
         raise OverflowError("identity pair counts too large for the bootstrap kernel")
     part = np.zeros((n_out, r1 - r0), dtype=np.int32)
-    tmp = np.empty(r1 - r0, dtype=np.int32)
+    acc = np.zeros((n_out, r1 - r0), dtype=np.int32)
+    touched = np.zeros(n_out, dtype=np.int64)
+    flags = np.zeros(n_out, dtype=np.bool_)
     _jit(_weighted_pair_sums)(pa, pb, ptr, slot, count, np.asarray(slot_map, dtype=np.int64), weights,
-                              r0, r1, max_w * max_w, out, part, tmp)
+                              r0, r1, max_w * max_w, out, part, acc, touched, flags)
     return out
 
 
