@@ -17,7 +17,7 @@ from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, make_groups, normalize_by
 from fairaudit.verification import rates
-from fairaudit.verification.bootstrap import GroupBootstrap, draw_weights, percentile_interval
+from fairaudit.verification.bootstrap import draw_weights, group_replicates_at, percentile_interval
 from fairaudit.verification.comparisons import comparisons_table, empty_comparisons
 from fairaudit.verification.curves import (  # noqa: F401 - importable from the audit, where they were
     EER_GRID_POINTS,
@@ -419,10 +419,8 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         fmr_reps = np.full((n_boot, G), np.nan)
         fnmr_reps = np.full((n_boot, G), np.nan)
         eer_reps = np.full((n_boot, G), np.nan)
-        for g in range(G):
-            boot = GroupBootstrap(stats, ipc[g], g, weights[g])
-            pos = int(np.searchsorted(thresholds_k[g], k_op))
-            fmr_reps[:, g], fnmr_reps[:, g], eer_reps[:, g] = boot.at_threshold_and_eer(pos)
+        for g, reps in enumerate(group_replicates_at(stats, ipc, weights, thresholds_k, k_op)):
+            fmr_reps[:, g], fnmr_reps[:, g], eer_reps[:, g] = reps
         # percentile intervals, column by column, then each group's honest replacement where needed
         for metric, reps in (("fmr", fmr_reps), ("fnmr", fnmr_reps), ("eer", eer_reps)):
             bounds = np.array([percentile_interval(reps[:, g], ci) for g in range(G)]).reshape(G, 2)

@@ -103,12 +103,13 @@ def draw_weights(stats: PairStats, n_boot: int, rng: np.random.Generator) -> lis
     Each replicate draws ``m_g`` identities of the group uniformly with replacement
     (``rng.integers``) and counts them: Multinomial(m_g, 1/m_g) weights, drawn in one call per group
     (``rng.multinomial`` draws the same distribution, one binomial per identity, 10x slower)."""
+    from fairaudit.verification import kernels
+
     codes = stats.groups.codes
     out = []
     for g in range(stats.n_groups):
         m = int(np.count_nonzero(codes == g))
-        draws = rng.integers(0, m, size=(n_boot, m)) + (np.arange(n_boot) * m)[:, None]
-        out.append(np.bincount(draws.ravel(), minlength=n_boot * m).reshape(n_boot, m).astype(np.float64))
+        out.append(kernels.count_draws(rng.integers(0, m, size=(n_boot, m)), m))
     return out
 
 
@@ -220,6 +221,24 @@ class GroupBootstrap:
             eer[redo] = replicate_eer(fmr_all, fnmr_all)
             self.n_redone = len(redo)
         return fmr[:, at], fnmr[:, at], eer
+
+
+def group_replicates_at(stats: PairStats, counts: list[IdentityPairCounts], weights: list[np.ndarray],
+                        thresholds_k: list[np.ndarray], k_op: int) -> list[tuple[np.ndarray, ...]]:
+    """Every group's replicates at grid edge ``k_op`` (one of each group's ``thresholds_k``): ``(fmr,
+    fnmr, eer)`` per group (:meth:`GroupBootstrap.at_threshold_and_eer`). Groups run two at a time
+    on threads: one group's numpy work overlaps another's compiled sums, and each group's numbers
+    depend on its weights alone, so the order cannot change them."""
+
+    def one(g):
+        boot = GroupBootstrap(stats, counts[g], g, weights[g])
+        return boot.at_threshold_and_eer(int(np.searchsorted(thresholds_k[g], k_op)))
+
+    n = len(counts)
+    if n < 2 or cpu_count() < 2:
+        return [one(g) for g in range(n)]
+    with ThreadPoolExecutor(min(n, cpu_count())) as pool:
+        return list(pool.map(one, range(n)))
 
 
 def group_replicates(

@@ -396,3 +396,23 @@ def identity_slot_sums(pa, pb, ptr, slot, count, m: int, n_slots: int) -> np.nda
     out = np.zeros((m, n_slots), dtype=np.int64)
     _jit(_identity_slot_sums)(pa, pb, ptr, slot, count, out)
     return out
+
+
+# --------------------------------------------------------------------------
+# the bootstrap's weights: how often each identity is drawn in each replicate
+# --------------------------------------------------------------------------
+def _count_draws(draws, out):
+    for b in range(draws.shape[0]):
+        row = out[b]
+        for k in range(draws.shape[1]):
+            row[draws[b, k]] += 1.0
+
+
+def count_draws(draws: np.ndarray, m: int) -> np.ndarray:
+    """``(replicates, m)`` float64: how often each of ``m`` units appears in each row of ``draws``
+    (integers in ``[0, m)``), as ``np.bincount`` row by row."""
+    draws = np.ascontiguousarray(draws, dtype=np.int64)
+    out = np.zeros((draws.shape[0], m))
+    if draws.size:
+        _jit(_count_draws)(draws, out)
+    return out
