@@ -53,6 +53,10 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     thr.add_argument("--threshold", type=float, metavar="X", help="fixed threshold (accept when score >= X)")
     thr.add_argument("--eer", action="store_true", help="the pooled EER threshold (default)")
     thr.add_argument("--fmr", type=float, metavar="TARGET", help="threshold where the pooled FMR is TARGET, e.g. 1e-3")
+    thr.add_argument("--threshold-from", metavar="JSON",
+                     help="apply the threshold of a previous audit (its --json file, e.g. of a development set)")
+    v.add_argument("--reference-group", metavar="GROUP",
+                   help="with --fmr: meet the FMR target on this group (e.g. 'M & B'), judge every group at it")
     v.add_argument("--alpha", type=float, default=0.5, help="FMR weight in FDR, GARBE, inequity (default 0.5)")
     v.add_argument("--n-boot", type=int, default=1000, metavar="K", help="identity bootstrap replicates (0 = none)")
     v.add_argument("--n-perm", type=int, default=1000, metavar="K",

@@ -11,10 +11,17 @@ from fairaudit.common.errors import FairauditInputError
 
 
 def _threshold_from_args(args: argparse.Namespace) -> Any:
+    group = getattr(args, "reference_group", None)
+    if group is not None and args.fmr is None:
+        raise FairauditInputError(
+            f"--reference-group {group!r} needs an FMR target: the threshold meets it on that group. "
+            "Fix: add --fmr TARGET (e.g. --fmr 1e-3 --reference-group 'M & B').")
     if args.threshold is not None:
         return args.threshold
+    if getattr(args, "threshold_from", None):
+        return Path(args.threshold_from)
     if args.fmr is not None:
-        return {"fmr": args.fmr}
+        return {"fmr": args.fmr} if group is None else {"fmr": args.fmr, "group": group}
     return "eer"
 
 

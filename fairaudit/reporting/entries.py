@@ -119,7 +119,10 @@ def _auto_name(result: Any) -> str:
     if kind == "verification":
         policy = result.policy or {}
         if policy.get("kind") == "fmr":
-            where = f"at FMR {_target(policy['value'])}"
+            on = f" on {policy['group']}" if policy.get("group") is not None else ""
+            where = f"at FMR {_target(policy['value'])}{on}"
+        elif policy.get("kind") == "fixed" and policy.get("source"):
+            where = f"at a threshold from a previous audit ({result.threshold:.4g})"
         elif policy.get("kind") == "eer":
             where = "at the pooled EER threshold"
         else:

@@ -83,7 +83,10 @@ def _where(result: Any) -> str:
     policy = result.policy or {}
     thr = f"{result.threshold:.4g}"
     if policy.get("kind") == "fmr":
-        return f"At FMR {_target(policy['value'])} (threshold {thr})"
+        on = f" on reference group {policy['group']!r}" if policy.get("group") is not None else ""
+        return f"At FMR {_target(policy['value'])}{on} (threshold {thr})"
+    if policy.get("kind") == "fixed" and policy.get("source"):
+        return f"At the threshold {thr} chosen by a previous audit"
     if policy.get("kind") == "eer":
         return f"At the pooled EER threshold ({thr})"
     if policy.get("kind") == "fpir":

@@ -39,7 +39,7 @@ from fairaudit.verification.pairs import (  # noqa: F401 - importable from the a
     PAIRS_UNKNOWN,
     listed_pairs,
 )
-from fairaudit.verification.policy import ThresholdPolicy, parse_threshold
+from fairaudit.verification.policy import ThresholdPolicy, parse_threshold, resolve_reference_group
 from fairaudit.verification.result import CI_COLUMNS, RATE_COLUMNS, VerificationResult
 from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES, add_flags, apply_intervals
 from fairaudit.verification.system_rates import add_system_rates
@@ -156,8 +156,10 @@ def _high_scores_to_keep(policy: ThresholdPolicy, n_boot: int) -> dict | None:
         return None
     if policy.kind == "fixed":
         return {"keep_from_score": float(policy.value)}
-    if policy.kind == "fmr":
+    if policy.kind == "fmr" and policy.group is None:
         return {"keep_fmr": min(1.0, KEEP_MARGIN * float(policy.value))}
+    # a reference group's FMR target says little about the pooled share above the threshold:
+    # the group comparisons' accepts then take a pass of their own
     return None
 
 
@@ -332,12 +334,28 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
     elif policy.kind == "eer":
         _, k_op = rates.eer(pooled.fmr, pooled.fnmr, n_impostor=pooled.n_imp, n_genuine=pooled.n_gen)
     else:
-        k_op = rates.threshold_index_for_fmr(pooled.fmr * pooled.n_imp, pooled.n_imp, policy.value)
-        if pooled.n_imp * policy.value < 1:
+        reference, where = pooled, "all impostor pairs"
+        if policy.group is not None:
+            g_ref = resolve_reference_group(policy.group, list(labels), groups.keys)
+            policy = ThresholdPolicy("fmr", policy.value, group=labels[g_ref])
+            reference, where = curves[labels[g_ref]], f"the impostor pairs of reference group {labels[g_ref]!r}"
+            if reference.n_imp == 0:
+                raise errors.FairauditInputError(
+                    f"threshold group={labels[g_ref]!r} has no impostor comparison, so no threshold can "
+                    f"meet an FMR target on it. Fix: choose a reference group with at least two identities.")
+            notes.append(f"The threshold meets FMR <= {policy.value:g} on reference group {labels[g_ref]!r}; "
+                         "every group, that one included, is judged at it.")
+        k_op = rates.threshold_index_for_fmr(reference.fmr * reference.n_imp, reference.n_imp, policy.value)
+        if reference.n_imp * policy.value < 1:
             notes.append(
-                f"The FMR target {policy.value:g} is below 1/{pooled.n_imp:,} (one false match among "
-                f"all impostor pairs): the threshold is the one with no false match at all."
+                f"The FMR target {policy.value:g} is below 1/{reference.n_imp:,} (one false match among "
+                f"{where}): the threshold is the one with no false match at all."
             )
+    if policy.source:
+        notes.append(f"The threshold {policy.value:.6g} was chosen by a previous audit "
+                     f"({policy.source.get('policy') or 'policy not recorded'}"
+                     + (f"; {policy.source['path']}" if policy.source.get("path") else "")
+                     + ") and is applied here as it is.")
     thr = float(edges[k_op])
 
     ident_per_group = np.bincount(groups.codes, minlength=groups.n_groups)
@@ -452,7 +470,9 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
 
     notes += flag_notes
     params = {
-        "by": list(by_t), "threshold": threshold if isinstance(threshold, (int, float, str)) else str(threshold),
+        "by": list(by_t), "threshold": (threshold if isinstance(threshold, (int, float, str))
+                                     else dict(threshold) if isinstance(threshold, dict)
+                                     else policy.describe()),
         "alpha": float(alpha), "n_boot": int(n_boot), "ci": float(ci),
         "random_state": random_state if isinstance(random_state, (int, type(None))) else "Generator",
         "bin_width": float(bin_width), "tile": int(tile), "route": stats.route,
@@ -468,7 +488,7 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
     }
     return VerificationResult(
         threshold=thr,
-        policy={"kind": policy.kind, "value": policy.value, "description": policy.describe()},
+        policy=policy.as_dict(),
         by=by_t,
         by_group=by_group,
         overall=overall,

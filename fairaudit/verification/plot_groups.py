@@ -14,6 +14,7 @@ import pandas as pd
 from fairaudit.common import errors
 from fairaudit.common.figures import literal
 from fairaudit.data import POOLED
+from fairaudit.verification.policy import short_policy
 from fairaudit.verification.plot_style import (
     shown,
     FMR_LABEL,
@@ -131,7 +132,7 @@ def cross_fmr(result: Any, *, ax: "Axes | None" = None, annotate: bool = True,
     bar.set_label(FMR_LABEL + ", log scale")
     ax.set_xlabel("group")
     ax.set_ylabel("group")
-    ax.set_title(f"Cross-group FMR at threshold {result.threshold:.4g}")
+    ax.set_title(f"Cross-group FMR {literal(short_policy(result.policy, result.threshold))}")
     notes = []
     if (values == 0).any():
         notes.append("grey '0': no false match")
@@ -217,7 +218,7 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
     ax.set_ylabel(METRIC_LABELS[metric])
     ax.set_xlabel("group" if len(result.by) != 1 else literal(result.by[0]))
     short = METRIC_LABELS[metric].split(" (")[0]
-    where = f" at threshold {result.threshold:.4g}" if metric in _AT_THRESHOLD else ""
+    where = f" {literal(short_policy(result.policy, result.threshold))}" if metric in _AT_THRESHOLD else ""
     ax.set_title(f"{short} per group{where}")
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -298,7 +299,7 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
                 va="center", color="0.3")
     alpha = result.params.get("alpha") if isinstance(result.params, dict) else None
     ax.set_xlabel("Value of the fairness figure")
-    title = f"Fairness figures at threshold {result.threshold:.4g}"
+    title = f"Fairness figures {literal(short_policy(result.policy, result.threshold))}"
     if isinstance(alpha, numbers.Real):
         title += f" (alpha = {alpha:g})"
     ax.set_title(title)
@@ -390,7 +391,7 @@ def fairness_panels(result: Any, *, fig: Any = None, ncols: int = 3) -> Any:
         ax.grid(True, axis="x", alpha=0.3)
     for ax in axes[len(names):]:
         fig.delaxes(ax)
-    title = f"Fairness figures at threshold {result.threshold:.4g}"
+    title = f"Fairness figures {literal(short_policy(result.policy, result.threshold))}"
     ci = result.params.get("ci") if isinstance(result.params, dict) else None
     if isinstance(ci, numbers.Real):
         title += f"; bars: {ci:.0%} confidence intervals; black line: perfectly fair"
