@@ -19,7 +19,10 @@ def test_pooled_only_audit_keeps_the_pooled_figures_of_a_grouped_audit(pop):
     grouped = fairaudit.verification_audit(pop, by="ethnicity", n_boot=0)
     assert pooled.by == () and pooled.params["by"] == []
     assert pooled.threshold == grouped.threshold
-    assert pooled.overall.drop("label").equals(grouped.overall.drop("label"))
+    assert pooled.overall.drop(["label", "d_prime"]).equals(grouped.overall.drop(["label", "d_prime"]))
+    # d' takes the impostor moments from the histogram, whose bins may differ by one for a few float32
+    # scores between the two tile layouts
+    assert pooled.overall["d_prime"] == pytest.approx(grouped.overall["d_prime"], rel=1e-6)
     for name in ("by_group", "fairness", "comparisons"):
         table, full = getattr(pooled, name), getattr(grouped, name)
         assert len(table) == 0 and list(table.columns) == list(full.columns)

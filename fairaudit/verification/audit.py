@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-import sys
 import time
 from typing import Any, Sequence
 
@@ -15,7 +14,7 @@ import pandas as pd
 from fairaudit.common import errors
 from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
-from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, make_groups, normalize_by
+from fairaudit.data import LABEL_SEP, POOLED, EmbeddingSet, normalize_by  # noqa: F401 - LABEL_SEP public here
 from fairaudit.verification import rates
 from fairaudit.verification.bootstrap import draw_weights, group_replicates_at, percentile_interval
 from fairaudit.verification.comparisons import comparisons_table, empty_comparisons
@@ -25,8 +24,7 @@ from fairaudit.verification.curves import (  # noqa: F401 - importable from the 
     _coarse_histograms,
     _Curves,
 )
-from fairaudit.verification.engine import embedding_pair_stats, score_pair_stats
-from fairaudit.verification.grid import _MARGIN, DEFAULT_BIN_WIDTH, DEFAULT_TILE, BinGrid, PairStats
+from fairaudit.verification.grid import DEFAULT_BIN_WIDTH, DEFAULT_TILE
 from fairaudit.verification.identity_pairs import (
     all_identity_pair_accepts,
     embedding_identity_pair_counts,
@@ -77,70 +75,9 @@ def _check_n_perm(n_perm: Any, min_identities: Any = DEFAULT_MIN_IDENTITIES) -> 
         raise errors.FairauditInputError(BAD_MIN_IDENTITIES.format(value=min_identities))
 
 
-def _progress_bar(total: int, enabled: bool | None, desc: str, unit: str = "pair"):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False)
-
-
-def _identity_groups_from_embeddings(data: EmbeddingSet, by: tuple[str, ...]):
-    names, ident = np.unique(data.identity, return_inverse=True)
-    first = np.zeros(len(names), dtype=np.int64)
-    first[ident[::-1]] = np.arange(len(ident))[::-1]  # first sample of every identity
-    columns = {name: data.column(name)[first] for name in by}
-    return names, ident.astype(np.int64), make_groups(columns, by)
-
-
-SCORES_OUT_OF_RANGE = (
-    "{count} score(s) lie outside [-1, 1] (the scores range from {lo:g} to {hi:g}), but the audit "
-    "bins scores on [-1, 1], the range of cosine similarity, so every rate would be wrong. Fix: map "
-    "the scores into [-1, 1] with an increasing transform before the audit, e.g. score / 100 for "
-    "scores in [0, 100], or -d / d_max for a distance d (higher must mean more similar); FMR, FNMR, "
-    "EER and AUC do not change under an increasing transform, only the threshold's value does."
-)
-
-
-def _stats_from_data(data: Any, by: Any, grid_origin: float, bin_width: float, tile: int,
-                     progress: bool | None, executor: Any = None,
-                     scratch: str | None = None, keep: dict | None = None) -> tuple[PairStats, tuple[str, ...]]:
-    if isinstance(data, EmbeddingSet):
-        by_t = normalize_by(by, data.attribute_names)
-        names, ident, groups = _identity_groups_from_embeddings(data, by_t)
-        grid = BinGrid.around(grid_origin, bin_width)
-        n = len(data)
-        bar = _progress_bar(n * (n + 1) // 2, progress, "impostor pairs")
-        try:
-            stats = embedding_pair_stats(
-                data, ident, names, groups, grid, tile=tile,
-                progress=None if bar is None else bar.update, executor=executor, scratch_dir=scratch,
-                **(keep or {}),
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-        return stats, by_t
-    from fairaudit.data import ScoreSet
-
-    if isinstance(data, ScoreSet):
-        by_t = data.resolve_by(by)
-        outside = np.abs(data.scores) > 1.0 + _MARGIN
-        if outside.any():
-            raise errors.FairauditInputError(SCORES_OUT_OF_RANGE.format(
-                count=int(outside.sum()), lo=float(data.scores.min()), hi=float(data.scores.max())))
-        table = data.identity_table()
-        names = table.index.to_numpy().astype(str)
-        groups = make_groups({name: table[name].to_numpy() for name in by_t}, by_t)
-        lookup = pd.Index(names)
-        ident_a = lookup.get_indexer(data.identity_a)
-        ident_b = lookup.get_indexer(data.identity_b)
-        grid = BinGrid.around(grid_origin, bin_width)
-        stats = score_pair_stats(data.scores, data.genuine, ident_a, ident_b, names, groups, grid)
-        return stats, by_t
-    raise errors.FairauditInputError(errors.BAD_DATA_TYPE.format(type=type(data).__name__))
+from fairaudit.verification.audit_inputs import (  # noqa: E402,F401 - importable from the audit, where they were
+    REPLICATE_SINK, SCORES_OUT_OF_RANGE, _identity_groups_from_embeddings, _progress_bar, _replicates_for_sink,
+    _stats_from_data)
 
 
 #: the first pass keeps the comparisons above the score a pilot puts at this multiple of an FMR target
@@ -358,20 +295,25 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
                      + ") and is applied here as it is.")
     thr = float(edges[k_op])
 
+    from fairaudit.verification.fairness import ALL_FIGURES, fairness_table, ratios_to_geomean
+    from fairaudit.verification.separation import separation_by_group
+    d_prime = separation_by_group(stats)["d_prime"].to_numpy()  # groups, then pooled
     ident_per_group = np.bincount(groups.codes, minlength=groups.n_groups)
     rows = []
     for g, label in enumerate(labels):
         fig = curves[label].figures(k_op, grid)
         n_samples = np.nan if stats.n_samples_group is None else int(stats.n_samples_group[g])
-        rows.append({"label": label, "n_identities": int(ident_per_group[g]), "n_samples": n_samples, **fig})
+        rows.append({"label": label, "n_identities": int(ident_per_group[g]), "n_samples": n_samples, **fig,
+                     "d_prime": float(d_prime[g])})
     by_group = pd.DataFrame(rows, index=groups.index, columns=list(RATE_COLUMNS))
     for column in CI_COLUMNS:
         by_group[column] = np.nan
+    by_group = by_group.assign(**ratios_to_geomean(by_group["fmr"], by_group["fnmr"]))  # NIST IR 8429
     overall_fig = pooled.figures(k_op, grid)
     overall = pd.Series({
         "label": POOLED, "n_identities": int(len(stats.identity_names)),
         "n_samples": np.nan if stats.n_samples_group is None else int(stats.n_samples_group.sum()),
-        **overall_fig,
+        **overall_fig, "d_prime": float(d_prime[-1]),
     })[list(RATE_COLUMNS)]
     flag_notes = add_flags(by_group, int(min_identities))
     add_system_rates(by_group, overall, embeddings if pairs is not None else data, by_t)
@@ -450,6 +392,9 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
                             fmr_units=(m_g * (m_g - 1) / 2 if ipc[g].totals is None else len(ipc[g].totals[0])),
                             min_identities=int(min_identities))
         replicates = (fmr_reps, fnmr_reps)
+        sink = REPLICATE_SINK.get()
+        if sink is not None:  # a caller that pairs several audits' replicates (compare_systems)
+            sink.update(_replicates_for_sink(stats, weights, thr, fmr_reps, fnmr_reps, eer_reps))
         comparisons = empty_comparisons() if G < 2 else comparisons_table(  # one group: nothing to compare
             stats, values={m: by_group[m].to_numpy(dtype=float) for m in ("fmr", "fnmr", "eer")},
             replicates={"fmr": fmr_reps, "fnmr": fnmr_reps, "eer": eer_reps}, weights=weights,
@@ -463,10 +408,10 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
         comparisons = empty_comparisons()
         notes.append("n_boot=0: no group comparisons (their intervals need bootstrap replicates).")
 
-    from fairaudit.verification.fairness import fairness_table
-
     fairness = fairness_table(fmr_vec, fnmr_vec, labels=labels, alpha=float(alpha),
-                              replicates=replicates, ci=float(ci))
+                              replicates=replicates, ci=float(ci), figures=ALL_FIGURES,
+                              eer=by_group["eer"].to_numpy(dtype=float),
+                              eer_replicates=None if replicates is None else eer_reps)
 
     notes += flag_notes
     params = {

@@ -1,30 +1,36 @@
-"""The fairness figures: their names (:data:`FIGURES`), directions and formulas, and the kernels
-that compute them over per-group rates of shape ``(..., G)``: :func:`fdr`, :func:`garbe` and
-:func:`gini`, :func:`max_min_ratio`, :func:`inequity_rate`, :func:`max_pairwise_difference` and
-:func:`compute_all`. Public through :mod:`fairaudit.verification.fairness` (``fairaudit.fairness``),
-which also explains and tabulates them.
+"""The fairness figures: their names (:data:`FIGURES`, :data:`ALL_FIGURES`), directions and
+formulas, and the kernels that compute them over per-group rates of shape ``(..., G)``:
+:func:`fdr`, :func:`garbe` and :func:`gini`, :func:`max_min_ratio` (the skewed error ratio),
+:func:`inequity_rate`, :func:`max_pairwise_difference`, :func:`group_sd`,
+:func:`ratio_to_geomean` and :func:`max_geomean_ratio`, and :func:`compute_all`. Public through
+:mod:`fairaudit.verification.fairness` (``fairaudit.fairness``), which also explains and
+tabulates them.
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from fairaudit.common import errors
 
-#: names of the fairness figures, in the order of :func:`fairness_table`
+#: the default figures, in the order of :func:`fairness_table`'s default rows
 FIGURES = ("fdr", "garbe", "inequity", "fmr_max_min", "fnmr_max_min")
 
+#: further figures over FMR and FNMR: the spread of the group rates (population standard
+#: deviation) and NIST IR 8429's largest ratio to the geometric mean of the group rates
+SPREAD_FIGURES = ("fmr_sd", "fnmr_sd", "fmr_max_geomean", "fnmr_max_geomean")
+
+#: figures over the per-group EER: defined only when the EERs are given
+EER_FIGURES = ("eer_max_min", "eer_sd")
+
+#: every figure, in table order (what the verification audit reports)
+ALL_FIGURES = FIGURES + SPREAD_FIGURES + EER_FIGURES
+
 #: which way is fairer, per figure
-DIRECTION = {
-    "fdr": "higher is fairer",
-    "garbe": "lower is fairer",
-    "inequity": "lower is fairer",
-    "fmr_max_min": "lower is fairer",
-    "fnmr_max_min": "lower is fairer",
-}
+DIRECTION = {name: "higher is fairer" if name == "fdr" else "lower is fairer" for name in ALL_FIGURES}
 
 #: short text formula, per figure
 FORMULA = {
@@ -36,6 +42,11 @@ FORMULA = {
     "inequity": "(max FMR / min FMR)^alpha * (max FNMR / min FNMR)^(1 - alpha)",
     "fmr_max_min": "max FMR / min FMR",
     "fnmr_max_min": "max FNMR / min FNMR",
+    **{f"{r.lower()}_sd": f"sqrt(sum_i ({r}_i - mean {r})^2 / n) (population SD, ddof = 0)"
+       for r in ("FMR", "FNMR", "EER")},
+    **{f"{r.lower()}_max_geomean": f"max_i {r}_i / geomean({r}), geomean(x) = (prod_i x_i)^(1/n)"
+       for r in ("FMR", "FNMR")},
+    "eer_max_min": "max EER / min EER (skewed error ratio of the EER)",
 }
 
 # Message templates of this module. They follow the errors.py conventions
@@ -52,6 +63,18 @@ RATES_SHAPE_MISMATCH = (
 UNKNOWN_FIGURE = (
     "figure={value!r} is not a fairness figure; expected one of {expected}. Fix: pass "
     "one of them."
+)
+EER_SHAPE_MISMATCH = (
+    "eer has shape {eer_shape} but fmr has shape {fmr_shape}. Fix: pass one EER per group "
+    "(and replicate), in the order of the FMR and FNMR."
+)
+EER_NEEDED = (
+    "figure {value!r} is computed from the per-group EER, but eer=None. Fix: pass eer= "
+    "(one EER per group) or leave {value!r} out of figures=."
+)
+BAD_FIGURES = (
+    "figures={value!r} must be None or a sequence of distinct figure names from {expected}. "
+    "Fix: pass e.g. figures=fairness.ALL_FIGURES."
 )
 
 
@@ -84,6 +107,30 @@ def _pair(fmr: Any, fnmr: Any) -> tuple[np.ndarray, np.ndarray]:
             RATES_SHAPE_MISMATCH.format(fmr_shape=a.shape, fnmr_shape=b.shape)
         )
     return a, b
+
+
+def _eer(eer: Any, like: np.ndarray) -> np.ndarray | None:
+    """``eer`` as rates of the shape of ``like`` (the FMR), or None."""
+    arr = None if eer is None else _rates(eer, "eer")
+    if arr is not None and arr.shape != like.shape:
+        raise errors.FairauditInputError(EER_SHAPE_MISMATCH.format(eer_shape=arr.shape, fmr_shape=like.shape))
+    return arr
+
+
+def _figure_names(figures: Any, has_eer: bool) -> tuple[str, ...]:
+    """The figures to compute: the default (:data:`FIGURES`, plus :data:`EER_FIGURES` when the
+    EERs are given) or the names asked for, checked."""
+    if figures is None:
+        return FIGURES + (EER_FIGURES if has_eer else ())
+    ok = isinstance(figures, Sequence) and not isinstance(figures, str)
+    if not (ok and all(isinstance(n, str) for n in figures) and len(set(figures)) == len(figures)):
+        raise errors.FairauditInputError(BAD_FIGURES.format(value=figures, expected=list(ALL_FIGURES)))
+    for name in figures:
+        if name not in ALL_FIGURES:
+            raise errors.FairauditInputError(UNKNOWN_FIGURE.format(value=name, expected=list(ALL_FIGURES)))
+        if name in EER_FIGURES and not has_eer:
+            raise errors.FairauditInputError(EER_NEEDED.format(value=name))
+    return tuple(figures)
 
 
 def _result(arr: np.ndarray) -> float | np.ndarray:
@@ -139,6 +186,45 @@ def _gini(x: np.ndarray) -> np.ndarray:
     return np.maximum(out, 0.0)
 
 
+def _sd(x: np.ndarray) -> np.ndarray:
+    if x.shape[-1] < 2:
+        return _nan(x.shape[:-1])
+    # The population SD is shift invariant; taking the first group's rate off first makes
+    # equal rates give exactly 0 (their mean would otherwise round away from them). NaN
+    # propagates without a warning.
+    shifted = x - x[..., :1]
+    dev = shifted - shifted.mean(axis=-1, keepdims=True)
+    return np.sqrt((dev * dev).mean(axis=-1))
+
+
+def _vs_geomean(x: np.ndarray) -> np.ndarray:
+    out = _nan(x.shape)
+    if x.shape[-1] < 2:
+        return out
+    positive = x > 0  # False for NaN: a missing rate leaves its whole row undefined
+    ok = positive.all(axis=-1)
+    logs = np.zeros(x.shape)
+    np.log(x, out=logs, where=positive)
+    # x_g / geomean(x) = exp(log x_g - mean log x); shifting the logs by the first group's
+    # makes equal rates give exactly 1.
+    logs = logs - logs[..., :1]
+    dev = logs - logs.mean(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        ratio = np.exp(dev)
+    # Only subnormal rates can overflow; such a row is as undefined as one with a zero rate.
+    ok &= np.isfinite(ratio).all(axis=-1)
+    np.copyto(out, ratio, where=ok[..., None])
+    return out
+
+
+def _max_geomean(x: np.ndarray) -> np.ndarray:
+    if x.shape[-1] < 2:
+        return _nan(x.shape[:-1])
+    # The largest rate is never below the geometric mean; rounding of the mean log could put
+    # it a hair under 1. np.maximum keeps NaN.
+    return np.maximum(_vs_geomean(x).max(axis=-1), 1.0)
+
+
 def _mix(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     # A term with weight 0 is dropped, not multiplied by 0: 0 * NaN is NaN, and an
     # FMR-only figure (alpha=1) must not become undefined because of the FNMR.
@@ -159,7 +245,26 @@ def _geo(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     return a**alpha * b ** (1.0 - alpha)
 
 
-def _compute(figure: str, fmr: np.ndarray, fnmr: np.ndarray, alpha: float) -> np.ndarray:
+def _compute(
+    figure: str,
+    fmr: np.ndarray | None,
+    fnmr: np.ndarray | None,
+    alpha: float,
+    eer: np.ndarray | None = None,
+) -> np.ndarray:
+    # The EER figures read only ``eer`` (the rates may then be None), the others only the rates.
+    if figure in EER_FIGURES:
+        if eer is None:
+            raise errors.FairauditInputError(EER_NEEDED.format(value=figure))
+        return _ratio(eer) if figure == "eer_max_min" else _sd(eer)
+    if figure == "fmr_sd":
+        return _sd(fmr)
+    if figure == "fnmr_sd":
+        return _sd(fnmr)
+    if figure == "fmr_max_geomean":
+        return _max_geomean(fmr)
+    if figure == "fnmr_max_geomean":
+        return _max_geomean(fnmr)
     if figure == "fdr":
         return 1.0 - _mix(_spread(fmr), _spread(fnmr), alpha)
     if figure == "garbe":
@@ -170,7 +275,7 @@ def _compute(figure: str, fmr: np.ndarray, fnmr: np.ndarray, alpha: float) -> np
         return _ratio(fmr)
     if figure == "fnmr_max_min":
         return _ratio(fnmr)
-    raise errors.FairauditInputError(UNKNOWN_FIGURE.format(value=figure, expected=list(FIGURES)))
+    raise errors.FairauditInputError(UNKNOWN_FIGURE.format(value=figure, expected=list(ALL_FIGURES)))
 
 
 # --- public figures -------------------------------------------------------------
@@ -259,6 +364,10 @@ def garbe(fmr: Any, fnmr: Any, alpha: float = 0.5) -> float | np.ndarray:
 def max_min_ratio(x: Any) -> float | np.ndarray:
     """Ratio of the largest to the smallest group rate, ``max(x) / min(x)``.
 
+    This is the skewed error ratio (SER) of Wang & Deng (CVPR 2020) and the max/min summary of
+    the NIST FRTE demographic reports: of the FMR or FNMR at one threshold (``fmr_max_min``,
+    ``fnmr_max_min``) or of the per-group EER (``eer_max_min``).
+
     Parameters
     ----------
     x : array_like, shape (..., G)
@@ -295,8 +404,75 @@ def inequity_rate(fmr: Any, fnmr: Any, alpha: float = 0.5) -> float | np.ndarray
     return _result(_compute("inequity", *_pair(fmr, fnmr), alpha))
 
 
-def compute_all(fmr: Any, fnmr: Any, alpha: float = 0.5) -> dict[str, np.ndarray]:
-    """All figures of :data:`FIGURES` in one call.
+def group_sd(x: Any) -> float | np.ndarray:
+    """Population standard deviation of the group rates, ``sqrt(mean((x - mean(x))**2))``.
+
+    ``ddof=0``: the groups are the whole set being compared, not a sample of groups, so the
+    figure describes their spread (as ``np.std`` does by default).
+
+    Parameters
+    ----------
+    x : array_like, shape (..., G)
+        Per-group rates; the last axis is the groups.
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+        In the units of the rates, at least 0 (0 when all groups are equal, also when they are
+        all 0); NaN when ``G < 2`` or a rate is missing.
+    """
+    return _result(_sd(_rates(x, "x")))
+
+
+def ratio_to_geomean(x: Any) -> np.ndarray:
+    """Each group's rate over the geometric mean of the group rates, ``x_g / geomean(x)``.
+
+    The per-group ratios of NIST IR 8429 (FRTE demographic summaries): a group at 3 makes three
+    times the errors of the "typical" group, whatever the number of groups. The geometric mean
+    suits rates that span orders of magnitude.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., G)
+        Per-group rates, non-negative.
+
+    Returns
+    -------
+    ndarray, shape (..., G)
+        The ratios (their product over the groups is 1). A whole row is NaN when ``G < 2``, a
+        rate is 0 (the geometric mean is then 0) or a rate is missing.
+    """
+    return np.asarray(_vs_geomean(_rates(x, "x")), dtype=np.float64)
+
+
+def max_geomean_ratio(x: Any) -> float | np.ndarray:
+    """The largest group rate over the geometric mean of the group rates, ``max_g x_g / geomean(x)``.
+
+    The summary of :func:`ratio_to_geomean` (NIST IR 8429): at least 1 and at most
+    :func:`max_min_ratio`.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., G)
+        Per-group rates, non-negative.
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+        NaN when ``G < 2``, a rate is 0 or a rate is missing.
+    """
+    return _result(_max_geomean(_rates(x, "x")))
+
+
+def compute_all(
+    fmr: Any,
+    fnmr: Any,
+    alpha: float = 0.5,
+    *,
+    eer: Any = None,
+    figures: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Several figures in one call: by default those of :data:`FIGURES`.
 
     Parameters
     ----------
@@ -304,6 +480,11 @@ def compute_all(fmr: Any, fnmr: Any, alpha: float = 0.5) -> dict[str, np.ndarray
         Per-group rates; leading axes are e.g. bootstrap replicates.
     alpha : float, default 0.5
         FMR weight of ``fdr``, ``garbe`` and ``inequity``.
+    eer : array_like, shape (..., G), optional
+        Per-group EERs, for the figures of :data:`EER_FIGURES`.
+    figures : sequence of str, optional
+        Names from :data:`ALL_FIGURES`, in the order wanted. Default: :data:`FIGURES`, followed
+        by :data:`EER_FIGURES` when ``eer`` is given.
 
     Returns
     -------
@@ -313,4 +494,6 @@ def compute_all(fmr: Any, fnmr: Any, alpha: float = 0.5) -> dict[str, np.ndarray
     """
     alpha = _check_alpha(alpha)
     a, b = _pair(fmr, fnmr)
-    return {name: np.asarray(_compute(name, a, b, alpha), dtype=np.float64) for name in FIGURES}
+    e = _eer(eer, a)
+    names = _figure_names(figures, e is not None)
+    return {name: np.asarray(_compute(name, a, b, alpha, e), dtype=np.float64) for name in names}

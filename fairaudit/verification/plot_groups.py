@@ -57,13 +57,26 @@ FAIRNESS_NAMES = {
     "inequity": "Inequity rate",
     "fmr_max_min": "FMR max/min",
     "fnmr_max_min": "FNMR max/min",
+    "eer_max_min": "EER max/min",
+    "fmr_sd": "FMR standard deviation",
+    "fnmr_sd": "FNMR standard deviation",
+    "eer_sd": "EER standard deviation",
+    "fmr_max_geomean": "FMR max/geometric mean",
+    "fnmr_max_geomean": "FNMR max/geometric mean",
     # the same figures over the 1:N rates of an identification audit
     "fpir_max_min": "FPIR max/min",
     "fnir_max_min": "FNIR max/min",
+    "fpir_sd": "FPIR standard deviation",
+    "fnir_sd": "FNIR standard deviation",
+    "fpir_max_geomean": "FPIR max/geometric mean",
+    "fnir_max_geomean": "FNIR max/geometric mean",
 }
 #: value of each fairness figure for a perfectly fair system
 FAIR_VALUE = {"fdr": 1.0, "garbe": 0.0, "inequity": 1.0, "fmr_max_min": 1.0, "fnmr_max_min": 1.0,
-              "fpir_max_min": 1.0, "fnir_max_min": 1.0}
+              "fpir_max_min": 1.0, "fnir_max_min": 1.0, "eer_max_min": 1.0,
+              "fmr_sd": 0.0, "fnmr_sd": 0.0, "eer_sd": 0.0, "fpir_sd": 0.0, "fnir_sd": 0.0,
+              "fmr_max_geomean": 1.0, "fnmr_max_geomean": 1.0, "fpir_max_geomean": 1.0,
+              "fnir_max_geomean": 1.0}
 
 
 # --------------------------------------------------------------------------
@@ -219,7 +232,8 @@ def by_group(result: Any, *, metric: str = "fnmr", ax: "Axes | None" = None, gro
     ax.set_xlabel("group" if len(result.by) != 1 else literal(result.by[0]))
     short = METRIC_LABELS[metric].split(" (")[0]
     where = f" {literal(short_policy(result.policy, result.threshold))}" if metric in _AT_THRESHOLD else ""
-    ax.set_title(f"{short} per group{where}")
+    # the policy phrase goes on a second line: one line would run past the axes' left edge
+    ax.set_title(f"{short} per group" + (f"\n{where.strip()}" if where else ""))
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if handles:
@@ -320,14 +334,16 @@ def fairness(result: Any, *, ax: "Axes | None" = None, log: bool = False) -> "Ax
 
 
 #: fairness figures that are ratios (>= 1, 1 is fair): drawn on a log axis by :func:`fairness_panels`
-RATIO_FIGURES = {"inequity", "fmr_max_min", "fnmr_max_min", "fpir_max_min", "fnir_max_min"}
+RATIO_FIGURES = {"inequity", "fmr_max_min", "fnmr_max_min", "fpir_max_min", "fnir_max_min", "eer_max_min",
+                 "fmr_max_geomean", "fnmr_max_geomean", "fpir_max_geomean", "fnir_max_geomean"}
 
 
 def fairness_panels(result: Any, *, fig: Any = None, ncols: int = 3) -> Any:
     """One small panel per fairness figure: its value, confidence interval and perfectly fair value.
 
-    Figures on different scales never share an axis: FDR and GARBE (bounded in [0, 1]) are drawn on a
-    linear axis from 0 to 1, the ratios (inequity, FMR and FNMR max/min; 1 is fair) on a log axis.
+    Figures on different scales never share an axis: FDR, GARBE and the standard deviations of the
+    group rates (bounded in [0, 1]) are drawn on a linear axis from 0 to 1, the ratios (inequity,
+    max/min and max/geometric mean; 1 is fair, :data:`RATIO_FIGURES`) on a log axis.
     Figures that are not defined get a panel that says why.
 
     Parameters

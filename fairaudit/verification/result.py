@@ -17,7 +17,7 @@ from fairaudit.verification.comparisons import empty_comparisons
 #: columns of ``VerificationResult.by_group`` (and of ``overall``) before the CI columns
 RATE_COLUMNS = (
     "label", "n_identities", "n_samples", "n_genuine", "n_impostor", "fmr", "fnmr",
-    "eer", "eer_threshold", "auc", *(rates.fmr_point_label(x) for x in rates.FMR_POINTS),
+    "eer", "eer_threshold", "auc", "d_prime", *(rates.fmr_point_label(x) for x in rates.FMR_POINTS),
 )
 CI_COLUMNS = ("fmr_ci_low", "fmr_ci_high", "fnmr_ci_low", "fnmr_ci_high", "eer_ci_low", "eer_ci_high")
 
@@ -39,9 +39,15 @@ class VerificationResult(ResultOutput):
         ``by`` names several attributes). Columns: ``label``, ``n_identities``,
         ``n_samples`` (NaN for score files), ``n_genuine``, ``n_impostor``,
         ``fmr``, ``fnmr`` (at the threshold, exact counts), ``eer``,
-        ``eer_threshold``, ``auc``, ``fnmr_at_fmr_1e-02`` / ``1e-03`` /
+        ``eer_threshold``, ``auc``, ``d_prime`` (Daugman's decidability index of the group's
+        genuine and impostor scores, within ``separation_by_group``'s ``d_prime_bound``, see
+        :mod:`fairaudit.verification.separation`), ``fnmr_at_fmr_1e-02`` / ``1e-03`` /
         ``1e-04`` (NaN where the group has too few impostor pairs, see
-        ``notes``), and ``fmr_ci_low`` ... ``eer_ci_high`` (NaN without bootstrap).
+        ``notes``), ``fmr_ci_low`` ... ``eer_ci_high`` (NaN without bootstrap), and
+        ``fmr_vs_geomean`` and ``fnmr_vs_geomean`` (the group's rate over the geometric mean
+        of the group rates, NIST IR 8429; see :func:`fairaudit.fairness.ratios_to_geomean`).
+        Results written before ``d_prime`` and the ``_vs_geomean`` columns existed read back
+        without them.
         Small samples: ``n_false_matches`` and ``n_false_non_matches`` (the error counts at the
         threshold), ``fmr_ci_method`` and ``fnmr_ci_method`` (``"percentile"``, or
         ``"clopper-pearson"`` where the group has fewer than ``min_identities`` identities, no
@@ -52,7 +58,8 @@ class VerificationResult(ResultOutput):
         ``frr`` = fta + fnmr x (1 - fta), NaN when the data records no failure to acquire;
         ``overall`` carries the pooled ``fta``, ``far`` and ``frr``.
     overall : Series
-        The same figures for the pooled population (all pairs, label ``"all"``).
+        The same figures for the pooled population (all pairs, label ``"all"``), without the
+        ``_vs_geomean`` columns (a comparison between groups).
     cross_fmr : DataFrame
         Group x group impostor FMR at the threshold (rows and columns are
         group labels); the diagonal equals ``by_group.fmr``.
@@ -66,7 +73,9 @@ class VerificationResult(ResultOutput):
         ``bin_right``, ``count``.
     fairness : DataFrame
         Indexed by figure (``fdr``, ``garbe``, ``inequity``, ``fmr_max_min``,
-        ``fnmr_max_min``); columns ``value``, ``ci_low``, ``ci_high``,
+        ``fnmr_max_min``, ``fmr_sd``, ``fnmr_sd``, ``fmr_max_geomean``, ``fnmr_max_geomean``,
+        ``eer_max_min``, ``eer_sd``: :data:`fairaudit.fairness.ALL_FIGURES`; older results may
+        hold only the first five); columns ``value``, ``ci_low``, ``ci_high``,
         ``defined``, ``reason``, ...
     params : dict
         The arguments that produced the result.
