@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,10 +19,13 @@ import pandas as pd
 
 from fairaudit import plugins
 from fairaudit.common.errors import FairauditInputError
-from fairaudit.common.files import check_output, save_or_fallback
+from fairaudit.common.files import check_output, save_or_fallback, save_outputs
 from fairaudit.data import EmbeddingSet
 from fairaudit.images import DEFAULT_MAX_PIXELS, compare, resolve_extractor
-from fairaudit.images import run_extraction
+from fairaudit.images import run_extraction, run_extractions
+
+#: the extractor of ``fairaudit extract`` without ``--extractor``
+DEFAULT_EXTRACTOR = "dlib-resnet"
 
 EXTRACT_SOURCE = (
     "fairaudit extract needs exactly one of --dataset NAME (with --root DIR) or --manifest "
@@ -35,6 +39,44 @@ BAD_MAX_PIXELS_OPTION = (
     "Fix: pass e.g. --max-pixels 100000000."
 )
 MANIFEST_NOT_FOUND = "--manifest: file {path!r} does not exist. Fix: check the path of the manifest CSV."
+EXTRACTOR_TWICE = (
+    "--extractor {name!r} is given twice; with several extractors each writes one file. Fix: give each "
+    "extractor once."
+)
+EXTRACTOR_NOT_A_FILE_NAME = (
+    "--extractor {name!r} cannot name an output file (with several extractors, each set is written to "
+    "{example!r}); a name of letters, digits, '.', '_', '+' and '-' can. Fix: register the extractor under such "
+    "a name, or run it alone."
+)
+_FILE_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def extract_outputs(out: str | os.PathLike, extractors: list[str]) -> dict[str, Path]:
+    """Where ``fairaudit extract --out OUT`` writes the set of each extractor.
+
+    One extractor: ``OUT`` itself. Several: ``<stem>.<extractor><suffix>`` next to ``OUT``, e.g.
+    ``pop.npz`` -> ``pop.dlib-resnet.npz`` and ``pop.pixels.npz`` (the suffix chooses the format,
+    as for one set).
+    """
+    out = Path(out)
+    if len(extractors) == 1:
+        return {extractors[0]: out}
+    return {name: out.with_name(f"{out.stem}.{name}{out.suffix}") for name in extractors}
+
+
+def _extractor_option(value: object) -> list[str]:
+    """``--extractor``, given once or several times (None: the default), checked for repeats and, with
+    several, for names that cannot name a file."""
+    if value is None:
+        names = [DEFAULT_EXTRACTOR]
+    elif isinstance(value, str):
+        names = [value]
+    else:
+        names = [str(v) for v in value]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise FairauditInputError(EXTRACTOR_TWICE.format(name=name))
+    return names
 
 
 def _max_pixels_option(args: argparse.Namespace) -> int:
@@ -82,9 +124,10 @@ def _loader_accepts(name: str, option: str) -> bool:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    """``fairaudit extract (--dataset NAME --root DIR | --manifest CSV) --out FILE [...]``.
+    """``fairaudit extract (--dataset NAME --root DIR | --manifest CSV) --out FILE [--extractor NAME ...]``.
 
-    Every argument is checked, and ``--out`` and ``--cache`` are checked to be
+    With ``--extractor`` given several times, one pass over the images writes one aligned set per
+    extractor (:func:`extract_outputs` says where). Every argument is checked, and ``--out`` and ``--cache`` are checked to be
     writable, before any image is read; an image the run cannot use is a
     failure row, never the end of the run; if the final write fails all the
     same, the set is saved to a fallback file whose path the error gives.
@@ -99,14 +142,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise FairauditInputError(BAD_BATCH_SIZE_OPTION.format(value=batch_size))
     max_pixels = _max_pixels_option(args)
+    extractors = _extractor_option(args.extractor)
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".parquet"):
         raise FairauditInputError(BAD_OUT.format(path=str(out)))
-    check_output(out, name="--out")
+    outputs = extract_outputs(out, extractors)
+    if len(extractors) > 1:
+        for name, path in outputs.items():
+            if not _FILE_SAFE.match(name):
+                raise FairauditInputError(EXTRACTOR_NOT_A_FILE_NAME.format(
+                    name=name, example=str(out.with_name(f"{out.stem}.NAME{out.suffix}"))))
+    for path in outputs.values():
+        check_output(path, name="--out")
     cache = None if args.cache is None else os.path.expanduser(args.cache)
     if cache is not None:
         check_output(cache, name="--cache", directory=True)
-    resolve_extractor(args.extractor, argument="--extractor")  # an unknown name fails before the work
+    for name in extractors:  # an unknown name fails before the work
+        resolve_extractor(name, argument="--extractor")
     if args.dataset is not None:
         # images a loader lists that do not exist are failure rows, not the end of the run
         options = {"missing": "report"} if _loader_accepts(args.dataset, "missing") else {}
@@ -117,18 +169,21 @@ def cmd_extract(args: argparse.Namespace) -> int:
             raise FairauditInputError(MANIFEST_NOT_FOUND.format(path=args.manifest))
         manifest = load_dataset("csv", args.manifest, missing="report")
         source = f"manifest {args.manifest}"
+    if len(extractors) > 1:
+        return _extract_several(args, manifest, source, extractors, outputs, cache=cache, batch_size=batch_size,
+                                max_pixels=max_pixels)
     start = time.perf_counter()
     from fairaudit.common.executors import executor_for
 
     with executor_for(args.scheduler, args.workers) as executor:
-        outcome = run_extraction(manifest, extractor=args.extractor, cache=cache, batch_size=batch_size,
+        outcome = run_extraction(manifest, extractor=extractors[0], cache=cache, batch_size=batch_size,
                            progress=None, attributes=None, executor=executor, max_pixels=max_pixels,
                            cache_name="--cache")
     es = outcome.embeddings
     elapsed = time.perf_counter() - start
     n_fail = len(es.failures)
     print(f"{source}: {outcome.n_images} images")
-    print(f"extractor {args.extractor}: {len(es)} embedded, {n_fail} failures "
+    print(f"extractor {extractors[0]}: {len(es)} embedded, {n_fail} failures "
           f"({outcome.n_from_cache} from the cache, {outcome.n_computed} computed in {elapsed:.1f} s)")
     if outcome.cache_dir:
         print(f"cache: {outcome.cache_dir}")
@@ -142,4 +197,45 @@ def cmd_extract(args: argparse.Namespace) -> int:
     sys.stdout.flush()  # the report is out before a failed write's error
     written = save_or_fallback(es.save, out, name="--out")
     print(f"\n{es!r}\nwritten to {written}")
+    return 0
+
+
+def _extract_several(args: argparse.Namespace, manifest: pd.DataFrame, source: str, extractors: list[str],
+                     outputs: dict[str, Path], *, cache: str | None, batch_size: int, max_pixels: int) -> int:
+    """``fairaudit extract --extractor A --extractor B ...``: one pass, one aligned set per extractor."""
+    from fairaudit.common.executors import executor_for
+    from fairaudit.images import failure_to_acquire
+
+    start = time.perf_counter()
+    with executor_for(args.scheduler, args.workers) as executor:
+        outcome = run_extractions(manifest, extractors=extractors, cache=cache, batch_size=batch_size,
+                                  progress=None, attributes=None, executor=executor, max_pixels=max_pixels,
+                                  cache_name="--cache")
+    elapsed = time.perf_counter() - start
+    sets = outcome.sets
+    first = sets[extractors[0]]
+    print(f"{source}: {outcome.n_images} images, read once for {len(extractors)} extractors in {elapsed:.1f} s")
+    for name in extractors:
+        print(f"extractor {name}: {outcome.n_own_failures[name]} failures of its own "
+              f"({outcome.n_from_cache[name]} images from the cache, {outcome.n_computed[name]} computed)")
+        if outcome.cache_dirs[name]:
+            print(f"  cache: {outcome.cache_dirs[name]}")
+    print(f"aligned: {len(first)} samples in every set, in manifest order; {len(first.failures)} images failed "
+          "for at least one extractor and are failure rows of every set")
+    for name in extractors:
+        failures = sets[name].failures
+        if len(failures):
+            print(f"failures by reason, in the set of {name}:")
+            for reason, count in failures["reason"].value_counts().items():
+                print(f"  {count:6d}  {reason}")
+    for attribute, _ in _fta_tables(first):
+        print(f"\nfailure to acquire by {attribute} (fta: the extractor's own failures; "
+              "fta_any: any extractor's, the failure rows of every set):")
+        table = failure_to_acquire(sets, attribute)
+        print(table.to_string(formatters={"fta": "{:.4f}".format, "fta_any": "{:.4f}".format}))
+    sys.stdout.flush()  # the report is out before a failed write's error
+    written = save_outputs([("--out", outputs[name], sets[name].save) for name in extractors])
+    print(f"\n{first!r} per extractor, written to")
+    for path in written:
+        print(f"  {path}")
     return 0

@@ -6,7 +6,8 @@ Modules: ``embedding_set`` (the EmbeddingSet class), ``embedding_files`` (its ``
 and ``.npy`` files), ``labels`` (its label checks), ``input_files`` (checks of any input file before
 it is parsed), ``score_set`` (the ScoreSet class), ``score_tables`` (tables and arrays turned into
 its columns), ``score_columns`` (those columns checked and encoded), ``score_files`` (a sub-package:
-score files, one module per format family), ``groups``, ``synthetic`` (drawing a population) and
+score files, one module per format family), ``groups``, ``synthetic`` (drawing a population, or several
+systems of one), ``synthetic_model`` (its argument checks and the drawing itself) and
 ``synthetic_presets`` (what a population plants).
 
 May import: ``fairaudit.common``. Nothing above it (no audit, image pipeline or report).

@@ -39,13 +39,17 @@ Scores are cosine similarities. To first order a genuine pair scores
 ``sigma_w`` therefore also pulls impostor scores towards 0: the presets choose
 ``s`` so that the planted FMR order survives this.
 
-See ``docs/guide/synthetic.md`` for the presets and what an audit should find.
+:func:`systems` draws several face-recognition systems of one population, each with its own
+parameters and sample noise (same identities, centres and image quality), and :func:`planted_systems`
+says how they should compare.
+
+See ``docs/guide/synthetic.md`` for the presets and what an audit should find. The machinery (argument
+checks, the shared layout, the draws of every group) is in :mod:`fairaudit.data.synthetic_model`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -53,169 +57,22 @@ import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.data.embedding_set import EmbeddingSet
-from fairaudit.data.synthetic_presets import (BAD_PARAMETER, BAD_PRESET, PARAMETERS, PRESETS,  # noqa: F401
-                                              GroupSpec, Preset, _check_parameter)
+from fairaudit.data.synthetic_model import (  # noqa: F401 - the error messages are public here
+    _SYSTEM_RANKS, BAD_DIM, BAD_N_IDENTITIES, BAD_OVERRIDE, BAD_RANDOM_STATE, BAD_SAMPLES, BAD_SYSTEM_NAME,
+    BAD_SYSTEM_OVERRIDES, BAD_SYSTEMS, NO_DEFAULT_SYSTEMS, SYSTEM_PROBLEM, TOO_FEW_IDENTITIES, UNKNOWN_GROUP_KEY,
+    UNKNOWN_PARAMETER, UNKNOWN_PRESET, _apply_overrides, _draw, _Layout, _planted_metadata, _resolve_counts,
+    _resolve_dim, _resolve_preset, _resolve_rng, _resolve_samples, _resolve_systems, _system_noise_key,
+    _system_record)
+from fairaudit.data.synthetic_presets import (BAD_PARAMETER, BAD_PRESET, DEFAULT_SYSTEMS, PARAMETERS,  # noqa: F401
+                                              PRESETS, GroupSpec, Preset)
 
 #: the public names, in the order of the original module (the presets are defined in
 #: ``synthetic_presets`` and documented here)
 __all__ = ["UNKNOWN_PRESET", "UNKNOWN_PARAMETER", "UNKNOWN_GROUP_KEY", "BAD_OVERRIDE", "BAD_PARAMETER",
            "BAD_N_IDENTITIES", "TOO_FEW_IDENTITIES", "BAD_SAMPLES", "BAD_DIM", "BAD_RANDOM_STATE", "BAD_PRESET",
-           "PARAMETERS", "GroupSpec", "Preset", "PRESETS", "population", "planted", "describe"]
-
-# --- error messages ---------------------------------------------------------
-UNKNOWN_PRESET = (
-    "preset={value!r} is not a synthetic preset; available presets: {available}. "
-    "Fix: pass one of them, or a fairaudit.synthetic.Preset."
-)
-UNKNOWN_PARAMETER = (
-    "{value!r} is not a group parameter that population() can override; "
-    "overridable parameters: {available}. Fix: pass one of them, e.g. "
-    "intra_spread={{'N': 0.6}}."
-)
-UNKNOWN_GROUP_KEY = (
-    "{name}: key {value!r} names no group of preset {preset!r}; valid keys are the "
-    "group labels {labels} and the attribute values {values}. Fix: use one of them."
-)
-BAD_OVERRIDE = (
-    "{name}={value!r} must be a number (applied to every group) or a dict mapping a "
-    "group label or an attribute value to a number. Fix: pass e.g. "
-    "{name}={{'N': 0.6}}."
-)
-BAD_N_IDENTITIES = (
-    "n_identities={value!r} must be an integer >= 0 (identities per group) or a dict "
-    "mapping a group label or an attribute value to one. Fix: pass e.g. 100 or "
-    "{{'HN': 50}}."
-)
-TOO_FEW_IDENTITIES = (
-    "n_identities={value!r} gives {n} identity(ies) in total; an EmbeddingSet needs "
-    "at least 2. Fix: ask for more identities."
-)
-BAD_SAMPLES = (
-    "samples_per_identity={value!r} must be an integer >= 1 or a (min, max) pair of "
-    "integers with 1 <= min <= max. Fix: pass e.g. 5 or (2, 8)."
-)
-BAD_DIM = (
-    "dim={value!r} must be an integer >= {minimum} for preset {preset!r} (it needs "
-    "{frame} orthogonal structure directions plus room for identity noise). Fix: "
-    "pass e.g. dim=128."
-)
-BAD_RANDOM_STATE = (
-    "random_state={value!r} must be None, an int or a numpy.random.Generator; got "
-    "{type}. Fix: pass e.g. random_state=0."
-)
-
-
-# --- resolving arguments --------------------------------------------------------
-def _resolve_preset(preset: str | Preset) -> Preset:
-    if isinstance(preset, Preset):
-        return preset
-    if isinstance(preset, str) and preset in PRESETS:
-        return PRESETS[preset]
-    raise errors.FairauditInputError(
-        UNKNOWN_PRESET.format(value=preset, available=sorted(PRESETS))
-    )
-
-
-def _attribute_values(p: Preset) -> list[str]:
-    return list(dict.fromkeys(spec.values[a] for a in p.attributes for spec in p.groups))
-
-
-def _match(p: Preset, key: Any, *, name: str) -> tuple[list[int], bool]:
-    """Indices of the groups that ``key`` names, and whether it named one group exactly."""
-    key_s = str(key)
-    for i, spec in enumerate(p.groups):
-        if key_s in (spec.label, spec.group):
-            return [i], True
-    hits = [i for i, spec in enumerate(p.groups) if key_s in spec.values.values()]
-    if not hits:
-        raise errors.FairauditInputError(
-            UNKNOWN_GROUP_KEY.format(name=name, value=key, preset=p.name,
-                                     labels=list(p.labels), values=_attribute_values(p))
-        )
-    return hits, False
-
-
-def _per_group(p: Preset, value: Any, *, name: str, default: Any) -> list[Any]:
-    """Spread a scalar or a {label or attribute value: x} dict over the groups.
-
-    Keys naming an attribute value are applied first, exact group labels last,
-    so ``{"N": 0.9, "MN": 1.0}`` gives MN 1.0 and HN 0.9.
-    """
-    if not isinstance(value, Mapping):
-        return [value] * len(p.groups)
-    out = [default] * len(p.groups)
-    resolved = [(key, *_match(p, key, name=name)) for key in value]
-    for exact in (False, True):
-        for key, hits, is_exact in resolved:
-            if is_exact == exact:
-                for i in hits:
-                    out[i] = value[key]
-    return out
-
-
-def _apply_overrides(p: Preset, overrides: Mapping[str, Any]) -> tuple[GroupSpec, ...]:
-    specs = list(p.groups)
-    for name, value in overrides.items():
-        if name not in PARAMETERS:
-            raise errors.FairauditInputError(
-                UNKNOWN_PARAMETER.format(value=name, available=list(PARAMETERS))
-            )
-        if not isinstance(value, Mapping) and not isinstance(
-            value, (int, float, np.integer, np.floating)
-        ):
-            raise errors.FairauditInputError(BAD_OVERRIDE.format(name=name, value=value))
-        new = _per_group(p, value, name=name, default=None)
-        for i, v in enumerate(new):
-            if v is not None:
-                specs[i] = replace(specs[i], **{name: _check_parameter(name, v, specs[i].label)})
-    return tuple(specs)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _resolve_counts(p: Preset, n_identities: Any) -> list[int]:
-    if not (_is_int(n_identities) or isinstance(n_identities, Mapping)):
-        raise errors.FairauditInputError(BAD_N_IDENTITIES.format(value=n_identities))
-    counts = _per_group(p, n_identities, name="n_identities", default=100)
-    for c in counts:
-        if not _is_int(c) or c < 0:
-            raise errors.FairauditInputError(BAD_N_IDENTITIES.format(value=n_identities))
-    counts = [int(c) for c in counts]
-    if sum(counts) < 2:
-        raise errors.FairauditInputError(
-            TOO_FEW_IDENTITIES.format(value=n_identities, n=sum(counts))
-        )
-    return counts
-
-
-def _resolve_samples(samples_per_identity: Any) -> tuple[int, int]:
-    value = samples_per_identity
-    if _is_int(value):
-        lo = hi = int(value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-        lo, hi = int(value[0]), int(value[1])
-    else:
-        raise errors.FairauditInputError(BAD_SAMPLES.format(value=value))
-    if not 1 <= lo <= hi:
-        raise errors.FairauditInputError(BAD_SAMPLES.format(value=value))
-    return lo, hi
-
-
-def _resolve_rng(random_state: Any) -> np.random.Generator:
-    if random_state is None or _is_int(random_state) or isinstance(random_state, np.random.Generator):
-        try:
-            return np.random.default_rng(random_state)
-        except ValueError:  # a negative int
-            pass
-    raise errors.FairauditInputError(
-        BAD_RANDOM_STATE.format(value=random_state, type=type(random_state).__name__)
-    )
-
-
-def _frame_size(p: Preset) -> int:
-    return len(p.contexts) + 3
+           "PARAMETERS", "GroupSpec", "Preset", "PRESETS", "population", "planted", "describe",
+           "BAD_SYSTEMS", "BAD_SYSTEM_NAME", "BAD_SYSTEM_OVERRIDES", "SYSTEM_PROBLEM", "NO_DEFAULT_SYSTEMS",
+           "DEFAULT_SYSTEMS", "systems", "planted_systems"]
 
 
 # --- generation ---------------------------------------------------------------
@@ -275,84 +132,147 @@ def population(
     specs = _apply_overrides(p, overrides)
     counts = _resolve_counts(p, n_identities)
     lo, hi = _resolve_samples(samples_per_identity)
-    minimum = _frame_size(p) + 8
-    if not _is_int(dim) or dim < minimum:
-        raise errors.FairauditInputError(
-            BAD_DIM.format(value=dim, minimum=minimum, preset=p.name, frame=_frame_size(p))
-        )
-    dim = int(dim)
+    dim = _resolve_dim(p, dim)
     rng = _resolve_rng(random_state)
-
-    # the shared frame: a common face direction, one direction per context, two gender axes
-    frame, _ = np.linalg.qr(rng.standard_normal((dim, _frame_size(p))))
-    rho = p.context_similarity
-    contexts = {ctx: math.sqrt(rho) * frame[:, 0] + math.sqrt(1.0 - rho) * frame[:, k + 1]
-                for k, ctx in enumerate(p.contexts)}
-    u0, v0 = frame[:, -2], frame[:, -1]
-    signs = dict(zip(p.gender_values, (1.0, -1.0)))
-    # one child generator per group: a group's draws do not depend on the others' sizes
-    seeds = rng.integers(0, 2**63 - 1, size=len(specs), dtype=np.int64)
-
-    blocks, identities, rows = [], [], []
-    for spec, count, seed in zip(specs, counts, seeds):
-        if count == 0:
-            continue
-        grng = np.random.default_rng(int(seed))
-        theta = math.radians(spec.gender_angle_deg)
-        gender_dir = math.cos(theta) * u0 + math.sin(theta) * v0
-        gamma = spec.gender_strength
-        sign = signs.get(spec.values.get(p.gender_attribute or "", ""), 0.0)
-        centre = math.sqrt(1.0 - gamma**2) * contexts[p._context(spec)] + gamma * sign * gender_dir
-        centre /= np.linalg.norm(centre)
-
-        sizes = grng.integers(lo, hi + 1, size=count)
-        tau = spec.identity_jitter
-        sigma = spec.intra_spread * np.exp(tau * grng.standard_normal(count) - tau**2 / 2)
-        z = grng.standard_normal((count, dim))
-        z -= (z @ frame) @ frame.T
-        z /= np.linalg.norm(z, axis=1, keepdims=True)
-        s = spec.identity_similarity
-        mu = math.sqrt(s) * centre + math.sqrt(1.0 - s) * z
-
-        owner = np.repeat(np.arange(count), sizes)
-        kappa = spec.sample_jitter
-        quality = np.exp(kappa * grng.standard_normal(owner.size) - kappa**2 / 2)
-        noise = grng.standard_normal((owner.size, dim)) / math.sqrt(dim)
-        x = mu[owner] + (sigma[owner] * quality)[:, None] * noise
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        blocks.append(x)
-
-        width = max(4, len(str(count)))
-        names = np.array([f"{spec.label}{k + 1:0{width}d}" for k in range(count)])
-        identities.append(names[owner])
-        rows.append(pd.DataFrame({a: np.full(owner.size, v) for a, v in spec.values.items()}))
-
+    layout = _Layout.draw(p, dim, rng)
+    embeddings, identity, attributes = _draw(p, specs, counts, lo, hi, layout)
     return EmbeddingSet(
-        np.vstack(blocks),
-        identity=np.concatenate(identities),
-        attributes=pd.concat(rows, ignore_index=True),
+        embeddings,
+        identity=identity,
+        attributes=attributes,
         value_labels={a: dict(book) for a, book in p.value_labels.items()},
         metadata={"planted": _planted_metadata(p, specs, overridden=bool(overrides))},
     )
 
 
-def _planted_metadata(p: Preset, specs: tuple[GroupSpec, ...], *, overridden: bool) -> dict[str, Any]:
-    """What a population knows it planted, saved with it: the orderings an audit should recover, with
-    groups written as audit tables write them (``"M & N"``, attributes in preset order)."""
-    labels = {spec.label: spec.group for spec in p.groups}
-    return {
-        "preset": p.name, "attributes": list(p.attributes),
-        # overridden parameters may change the order, so none is claimed then
-        "fnmr_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
-        "fmr_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
-        # 1:N: FNIR follows the genuine spread as FNMR does; FPIR and the crowding of a group's own
-        # identities at the top of its non-mated candidate lists follow identity_similarity, as FMR
-        "fnir_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
-        "fpir_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
-        "crowding_order": [] if overridden else [labels[x] for x in p.planted_fmr_order],
-        "overridden": overridden,
-        "parameters": {spec.group: spec.parameters() for spec in specs},
-    }
+
+
+def systems(
+    preset: str | Preset = "diveface",
+    *,
+    n_identities: int | Mapping[str, int] = 100,
+    samples_per_identity: int | tuple[int, int] = 5,
+    dim: int = 128,
+    systems: Mapping[str, Mapping[str, Any]] | None = None,
+    random_state: int | np.random.Generator | None = 0,
+) -> dict[str, EmbeddingSet]:
+    """Several face-recognition systems of one synthetic population, each with its own planted profile.
+
+    Every system holds the same samples in the same order: the same identities, attributes and
+    codebook, and the same people and images underneath (identity centres, the per-identity
+    difficulty and the per-sample image quality are drawn once). What differs is how each system
+    embeds them: its group parameters (``population(**overrides)``, here one dict per system) and
+    its own per-sample noise, seeded by ``random_state`` and the system's name. Two systems with
+    the same overrides are therefore two equally good systems, not one system twice; renaming a
+    system redraws its noise.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "diveface"
+        As :func:`population`.
+    n_identities, samples_per_identity, dim
+        As :func:`population`; shared by every system.
+    systems : dict, optional
+        ``{name: overrides}``: a non-empty dict from a system name (str) to a dict of parameter
+        overrides, each as :func:`population` takes them (``{"intra_spread": {"N": 0.9}}``; ``{}``
+        for the preset unchanged). Default: :data:`DEFAULT_SYSTEMS`, two systems of the DiveFace
+        layout: ``"accurate"`` (lower pooled error, larger group differences) and ``"fair"``
+        (higher pooled error, smaller group differences); :func:`planted_systems` says what they
+        plant.
+    random_state : int, numpy.random.Generator or None, default 0
+        Resolved once; the same seed gives the same sets.
+
+    Returns
+    -------
+    dict of str to EmbeddingSet
+        In the order of ``systems``. Each set's ``metadata["planted"]`` is what
+        :func:`population` records (its parameters, and no planted order once overridden), and
+        ``metadata["system"]`` the system's name, the names of all systems, its overrides and, for
+        the default systems, its description and ranks (as :func:`planted_systems`).
+
+    Raises
+    ------
+    FairauditInputError
+        For an empty or non-dict ``systems``, a system name that is not a non-empty str, overrides
+        that are not a dict, an unknown parameter or group key or a value out of range (the message
+        names the system), the default systems with a preset of another layout, and everything
+        :func:`population` refuses.
+
+    Examples
+    --------
+    >>> from fairaudit import synthetic
+    >>> sets = synthetic.systems(n_identities=20, samples_per_identity=3)
+    >>> list(sets), len(sets["accurate"]), bool((sets["accurate"].identity == sets["fair"].identity).all())
+    (['accurate', 'fair'], 360, True)
+    """
+    p = _resolve_preset(preset)
+    resolved, default = _resolve_systems(p, systems)
+    counts = _resolve_counts(p, n_identities)
+    lo, hi = _resolve_samples(samples_per_identity)
+    dim = _resolve_dim(p, dim)
+    layout = _Layout.draw(p, dim, _resolve_rng(random_state))
+    names = list(resolved)
+    out: dict[str, EmbeddingSet] = {}
+    for name, (overrides, specs) in resolved.items():
+        embeddings, identity, attributes = _draw(p, specs, counts, lo, hi, layout,
+                                                 noise_key=_system_noise_key(name))
+        out[name] = EmbeddingSet(
+            embeddings, identity=identity, attributes=attributes,
+            value_labels={a: dict(book) for a, book in p.value_labels.items()},
+            metadata={"planted": _planted_metadata(p, specs, overridden=bool(overrides)),
+                      "system": _system_record(name, overrides, names, default)})
+    return out
+
+
+def planted_systems(
+    preset: str | Preset = "diveface",
+    systems: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """What :func:`systems` plants in every system, and how the systems should compare.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "diveface"
+    systems : dict, optional
+        As :func:`systems`; default the two default systems.
+
+    Returns
+    -------
+    DataFrame
+        One row per system, indexed by name (``system``), with columns ``description``,
+        ``pooled_fnmr_rank`` (1 = the highest pooled FNMR at the system's own threshold of pooled
+        FMR = 1e-3: the least accurate), ``fnmr_max_min_rank`` and ``fmr_max_min_rank`` (1 = the
+        largest max/min ratio of the per-group FNMR or FMR at that threshold, by every attribute
+        of the preset: the least fair), ``overrides`` (the system's dict) and ``parameters`` (the
+        resulting ``{group: {parameter: value}}``, groups as audit tables write them). The ranks
+        are claimed for the default systems only; for your own systems they are missing
+        (``pd.NA``), as :func:`population` claims no order once a parameter is overridden.
+
+    Raises
+    ------
+    FairauditInputError
+        As :func:`systems`.
+
+    Examples
+    --------
+    >>> from fairaudit import synthetic
+    >>> table = synthetic.planted_systems()
+    >>> table["pooled_fnmr_rank"].to_dict(), table["fnmr_max_min_rank"].to_dict()
+    ({'accurate': 2, 'fair': 1}, {'accurate': 1, 'fair': 2})
+    """
+    p = _resolve_preset(preset)
+    resolved, default = _resolve_systems(p, systems)
+    names = list(resolved)
+    records = []
+    for name, (overrides, specs) in resolved.items():
+        record = _system_record(name, overrides, names, default)
+        records.append({"system": name, "description": record["description"],
+                        **{rank: record[rank] for rank in _SYSTEM_RANKS},
+                        "overrides": overrides, "parameters": {spec.group: spec.parameters() for spec in specs}})
+    table = pd.DataFrame.from_records(records).set_index("system")
+    for rank in _SYSTEM_RANKS:
+        table[rank] = table[rank].astype("Int64")
+    return table
 
 
 # --- what was planted -------------------------------------------------------
@@ -472,7 +392,7 @@ def search_roles(
     --------
     >>> from fairaudit import synthetic
     >>> roles = synthetic.search_roles(synthetic.population(n_identities=20, dim=16))
-    >>> sorted(set(roles))
+    >>> sorted(set(roles.tolist()))
     ['gallery', 'probe']
     """
     from fairaudit.data.groups import make_groups

@@ -315,3 +315,46 @@ def _balanced() -> Preset:
 
 #: the built-in populations, by name
 PRESETS: dict[str, Preset] = {p.name: p for p in (_diveface(), _balanced())}
+
+
+# --- several systems of one population ---------------------------------------------------------
+def _by_group(base: Mapping[str, tuple[float, float]], woman: tuple[float, float]) -> dict[str, dict[str, float]]:
+    """Per-group ``intra_spread`` and ``identity_similarity`` of the DiveFace layout: an ethnicity base
+    plus a woman offset, as in the ``diveface`` preset."""
+    out: dict[str, dict[str, float]] = {"intra_spread": {}, "identity_similarity": {}}
+    for gender in _GENDERS:
+        for ethnicity in _ETHNICITIES:
+            for k, name in enumerate(out):
+                value = base[ethnicity][k] + (woman[k] if gender == "M" else 0.0)
+                out[name][gender + ethnicity] = round(value, 4)
+    return out
+
+
+#: the group labels the default systems of ``synthetic.systems()`` name (the DiveFace layout)
+SYSTEM_GROUPS = tuple(g + e for g in _GENDERS for e in _ETHNICITIES)
+
+#: the two systems ``synthetic.systems()`` draws by default: per-group parameter overrides
+DEFAULT_SYSTEMS: dict[str, dict[str, dict[str, float]]] = {
+    # tighter genuine clusters everywhere, but ethnicity and gender gaps wider than in "fair"
+    "accurate": _by_group({"A": (0.72, 0.30), "B": (0.66, 0.20), "N": (0.88, 0.26)}, (0.06, 0.04)),
+    # looser genuine clusters, nearly the same in every group
+    "fair": _by_group({"A": (0.99, 0.25), "B": (0.97, 0.25), "N": (1.01, 0.25)}, (0.02, 0.01)),
+}
+
+#: what the default systems plant, system against system (rank 1 = the highest value)
+DEFAULT_SYSTEM_CLAIMS: dict[str, dict[str, Any]] = {
+    "accurate": {
+        "description": (
+            "more accurate but less fair: intra_spread 0.66-0.94 (ethnicity N > A > B, women +0.06) and "
+            "identity_similarity 0.20-0.34 (A > N > B, women +0.04); lower pooled FNMR at its own "
+            "FMR = 1e-3 threshold than 'fair', and larger max/min ratios of FNMR and FMR across groups"),
+        "pooled_fnmr_rank": 2, "fnmr_max_min_rank": 1, "fmr_max_min_rank": 1,
+    },
+    "fair": {
+        "description": (
+            "fairer but less accurate: intra_spread 0.97-1.03 and identity_similarity 0.25-0.26 in every "
+            "group; higher pooled FNMR at its own FMR = 1e-3 threshold than 'accurate', and max/min "
+            "ratios of FNMR and FMR across groups near 1 (sampling noise only)"),
+        "pooled_fnmr_rank": 1, "fnmr_max_min_rank": 2, "fmr_max_min_rank": 2,
+    },
+}

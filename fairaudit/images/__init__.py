@@ -7,7 +7,8 @@
   the integrity checks of JPEG and PNG files (the ``damage`` sub-package), ``detectors`` (Haar),
   ``dlib_resnet`` (the built-in extractor), ``models`` (dlib's model files) and ``dependencies``
   (OpenCV and dlib, imported on first use); ``extractors`` gathers their public names for plugins.
-- Extraction: ``extraction`` (:func:`extract`), ``protocol`` (the extractor protocol),
+- Extraction: ``extraction`` (:func:`extract`), ``aligned`` (several extractors in one pass into
+  aligned sets, and their :func:`failure_to_acquire`), ``protocol`` (the extractor protocol),
   ``pipeline`` (reader thread, batches, Dask partitions), ``cache`` (the resumable shard store,
   :func:`cache_info`) and ``comparison`` (:func:`compare` of two photos).
 
@@ -41,4 +42,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "IMAGE_READER_VERSION": "reading",
     "model_path": "models",
     "run_extraction": "extraction",
+    "run_extractions": "aligned",
+    "failure_to_acquire": "aligned",
+    "REASON_OTHER_EXTRACTOR": "pipeline",
+    "OTHER_EXTRACTOR_PREFIX": "aligned",
 })

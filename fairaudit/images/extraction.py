@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -89,6 +89,7 @@ from fairaudit.images.pipeline import (
     BAD_PROGRESS,
     REASON_DAMAGED,
     REASON_NO_FACE,
+    REASON_OTHER_EXTRACTOR,
     REASON_TOO_LARGE,
     REASON_UNREADABLE,
     _progress_bar,
@@ -99,7 +100,8 @@ from fairaudit.images.protocol import BAD_EMBED_OUTPUT, NOT_AN_EXTRACTOR, resolv
 from fairaudit.images.reading import DEFAULT_MAX_PIXELS
 
 __all__ = ["extract", "cache_info", "image_key", "resolve_extractor", "compare", "CompareResult",
-           "REASON_NO_FACE", "REASON_UNREADABLE", "REASON_DAMAGED", "REASON_TOO_LARGE"]
+           "REASON_NO_FACE", "REASON_UNREADABLE", "REASON_DAMAGED", "REASON_TOO_LARGE", "REASON_OTHER_EXTRACTOR"]
+
 
 BAD_BATCH_SIZE = "batch_size={value!r} must be an integer >= 1. Fix: pass e.g. batch_size=32."
 NOT_A_TABLE = (
@@ -120,7 +122,6 @@ TOO_FEW_EMBEDDINGS = (
     "identities. Fix: check the image paths and that the images show frontal faces, or try "
     "another extractor (e.g. extractor='dlib-resnet-haar')."
 )
-
 
 def _prepare_manifest(manifest: Any, attributes: Sequence[str] | None
                       ) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
@@ -220,7 +221,8 @@ def run_extraction(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any
 
 
 def _assemble(table: pd.DataFrame, names: list[str], embeddings: dict[int, np.ndarray],
-              failures: dict[int, str], missing: pd.DataFrame | None, dim: int) -> EmbeddingSet:
+              failures: dict[int, str], missing: pd.DataFrame | None, dim: int,
+              metadata: dict[str, Any] | None = None) -> EmbeddingSet:
     ok = np.array(sorted(embeddings), dtype=np.int64)
     bad = np.array(sorted(failures), dtype=np.int64)
     fail_table = table.iloc[bad][["path", "identity", *names]].reset_index(drop=True).astype(str)
@@ -242,7 +244,8 @@ def _assemble(table: pd.DataFrame, names: list[str], embeddings: dict[int, np.nd
     codebook = {k: v for k, v in dict(table.attrs.get("value_labels") or {}).items() if k in names}
     return EmbeddingSet(vectors, identity=rows["identity"].to_numpy(),
                         attributes=rows[names] if names else None,
-                        path=rows["path"].to_numpy(), failures=fail_table, value_labels=codebook or None)
+                        path=rows["path"].to_numpy(), failures=fail_table, value_labels=codebook or None,
+                        metadata=metadata)
 
 
 def extract(
@@ -256,8 +259,8 @@ def extract(
     scheduler: Any = None,
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> EmbeddingSet:
-    """Embed every face of a manifest of images into an EmbeddingSet.
+) -> EmbeddingSet | dict[str, EmbeddingSet]:
+    """Embed every face of a manifest of images into an EmbeddingSet, or one per extractor.
 
     Parameters
     ----------
@@ -266,13 +269,17 @@ def extract(
         all strings (what ``fairaudit.load_dataset`` returns). A CSV path is
         read with the ``csv`` dataset loader (``missing="report"``: images it
         lists that do not exist become failures).
-    extractor : str or extractor, default "dlib-resnet"
+    extractor : str, extractor, list or dict, default "dlib-resnet"
         A registered name (``fairaudit.plugins.available("extractor")``) or an
-        object with the extractor protocol (see :mod:`fairaudit.images`).
+        object with the extractor protocol (see :mod:`fairaudit.images`). Or
+        several: a list of them (each labelled by its registered name, or its
+        ``name`` for an instance) or a dict from a label to one, run in one pass
+        over the images (each image read and checked once) into aligned sets.
     cache : str or path-like, optional
         A directory in which finished batches are kept; a rerun, or a run that
         resumes after being killed, skips them. Namespaced by
-        ``extractor.cache_key()``.
+        ``extractor.cache_key()``: with several extractors, each has its own
+        namespace and resumes on its own.
     batch_size : int, default 32
         Most faces embedded in one call, and the number of results per cache
         shard: a killed run loses at most about this many.
@@ -308,6 +315,15 @@ def extract(
         decoded nor embedded) or ``"image too large: <why>"``; images that a
         loader reported missing (``manifest.attrs["missing"]``) are failures
         too. ``failure_to_acquire(by)`` gives the rate per group.
+    dict of str to EmbeddingSet
+        With several extractors: one set per label, in their order, all with
+        the same samples in the same order. An image that any extractor could
+        not use is a failure row of every set: with that extractor's reason in
+        its own set, and ``"failed for another extractor: '<label>': <reason>"``
+        (:data:`REASON_OTHER_EXTRACTOR`) in the sets of the extractors that did
+        embed it. :func:`fairaudit.images.failure_to_acquire` separates each extractor's own
+        failures from the run's; ``metadata["extraction"]`` records the labels
+        and the counts.
 
     Raises
     ------
@@ -316,7 +332,12 @@ def extract(
         attribute that changes within an identity), an unknown extractor name,
         an extractor whose ``embed`` returns a wrong shape, NaN or a zero row,
         fewer than two embeddings of two identities, a bad ``max_pixels``, or a
-        cache that is in use by another run or cannot be written.
+        cache that is in use by another run or cannot be written; with several
+        extractors also for an empty list or dict, a label given twice or not a
+        string, and one extractor with the same settings twice under a cache.
+        An exception raised by an extractor's own code ends the run, as with
+        one extractor: it is a bug to fix, not a property of the image (the
+        finished shards of every extractor stay in the cache).
 
     Examples
     --------
@@ -324,11 +345,20 @@ def extract(
     >>> manifest = fairaudit.load_dataset("folder", "photos/")            # doctest: +SKIP
     >>> es = fairaudit.extract(manifest, cache="~/.cache/fairaudit")      # doctest: +SKIP
     >>> es.failure_to_acquire("ethnicity")                                # doctest: +SKIP
+    >>> sets = fairaudit.extract(manifest, extractor=["dlib-resnet", "pixels"])   # doctest: +SKIP
+    >>> sets["pixels"].failures                                           # doctest: +SKIP
     """
     cache = None if cache is None else os.path.expanduser(os.fspath(cache))
     from fairaudit.common.executors import executor_for
 
+    several = isinstance(extractor, (list, tuple, Mapping))
     with executor_for(scheduler, workers) as executor:
+        if several:
+            from fairaudit.images.aligned import run_extractions
+
+            return run_extractions(manifest, extractors=extractor, cache=cache, batch_size=batch_size,
+                                   progress=progress, attributes=attributes, executor=executor,
+                                   max_pixels=max_pixels).sets
         return run_extraction(manifest, extractor=extractor, cache=cache, batch_size=batch_size,
                         progress=progress, attributes=attributes, executor=executor,
                         max_pixels=max_pixels).embeddings

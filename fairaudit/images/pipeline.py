@@ -25,10 +25,15 @@ REASON_UNREADABLE = "unreadable image: {why}"
 REASON_DAMAGED = "image file is damaged: {why}"
 #: reason of a failure row when the image has more pixels than max_pixels (refused from its header)
 REASON_TOO_LARGE = "image too large: {why}"
+#: reason of a failure row, in the set of one extractor, for an image that extractor embedded but another
+#: of the same run could not use (``extract(extractor=[...])``: every set holds the same samples)
+REASON_OTHER_EXTRACTOR = "failed for another extractor: {failed}"
 BAD_PROGRESS = "progress={value!r} must be None (a bar only on a terminal), True or False. Fix: pass one of them."
 
 
 _DONE = object()
+#: what the reader hands an extractor for a row it does not need (already cached)
+_SKIP = object()
 
 
 class _ReaderError:
@@ -59,12 +64,17 @@ def _failure_reason(exc: Any) -> str:
     return REASON_UNREADABLE.format(why=exc.why)
 
 
-def _reader(extractor: Any, paths: list[str], todo: list[int], q: "queue.Queue[Any]",
-            stop: threading.Event, max_pixels: int) -> None:
-    """Read and detect the images to do, in order; put (row, chip, reason) on the queue.
+def _reader(extractors: list[Any], paths: list[str], todo: list[int], need: list[set[int] | None],
+            q: "queue.Queue[Any]", stop: threading.Event, max_pixels: int) -> None:
+    """Read and detect the images to do, in order; put (row, chips, reasons) on the queue.
 
-    The next image is read *before* the current chip is handed over, so that
-    the model (which may hold the GIL, as dlib's does) starts on that chip while
+    Every image is read and checked once; each extractor that needs the row (``need[k]`` is None
+    for every row, or the set of rows extractor ``k`` lacks) detects and aligns the face on that
+    one decoded image, and gets a chip or ``None`` with a reason; an extractor that does not need
+    the row gets ``_SKIP``.
+
+    The next image is read *before* the current chips are handed over, so that
+    the model (which may hold the GIL, as dlib's does) starts on them while
     this thread is inside the detector (which releases it, as dlib's and
     OpenCV's do). Reading after the hand-over would let the model take the GIL
     during the short file read and serialise detection and embedding.
@@ -83,14 +93,23 @@ def _reader(extractor: Any, paths: list[str], todo: list[int], q: "queue.Queue[A
             if stop.is_set():
                 return
             image, reason = following
-            chip = None
-            if image is not None:
-                chip = extractor.detect_and_align(image)
-                reason = None if chip is not None else REASON_NO_FACE
+            chips: list[Any] = []
+            reasons: list[str | None] = []
+            for extractor, rows in zip(extractors, need):
+                if rows is not None and row not in rows:
+                    chips.append(_SKIP)
+                    reasons.append(None)
+                elif image is None:
+                    chips.append(None)
+                    reasons.append(reason)
+                else:
+                    chip = extractor.detect_and_align(image)
+                    chips.append(chip)
+                    reasons.append(None if chip is not None else REASON_NO_FACE)
             del image
             if i + 1 < len(todo):
                 following = load(todo[i + 1])
-            if not _put(q, (row, chip, reason), stop):
+            if not _put(q, (row, chips, reasons), stop):
                 return
         _put(q, _DONE, stop)
     except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
@@ -113,35 +132,44 @@ def _run_pipeline(extractor: Any, paths: list[str], keys: list[str], todo: list[
                   batch_size: int, bar: Any, on_shard: Callable[..., None],
                   embeddings: dict[int, np.ndarray], failures: dict[int, str],
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
-    """Embed the rows ``todo``; fill ``embeddings``/``failures``; call ``on_shard`` per shard.
+    """Embed the rows ``todo`` with one extractor; fill ``embeddings``/``failures``; call
+    ``on_shard`` per shard (:func:`_run_pipelines` with one extractor)."""
+    _run_pipelines([extractor], paths, keys, todo, [None], batch_size=batch_size, bar=bar,
+                   on_shard=[on_shard], embeddings=[embeddings], failures=[failures], max_pixels=max_pixels)
 
-    The model never waits for a full batch: whatever chips the reader has
-    ready (up to ``batch_size``) are embedded at once, so that the first
-    embedding starts after one detection, not after ``batch_size`` of them
-    (on the CPU, dlib's ResNet costs the same per face in batches of 1 or 32).
-    When embedding is the slower stage the queue fills up and batches are
-    full. Results are written as a shard whenever ``batch_size`` of them are
-    waiting, and at the end.
+
+def _run_pipelines(extractors: list[Any], paths: list[str], keys: list[str], todo: list[int],
+                   need: list[set[int] | None], *, batch_size: int, bar: Any,
+                   on_shard: list[Callable[..., None]], embeddings: list[dict[int, np.ndarray]],
+                   failures: list[dict[int, str]], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Embed the rows ``todo`` with every extractor that needs them, reading each image once.
+
+    ``need[k]`` is the set of rows extractor ``k`` lacks (None: all of ``todo``); its results go
+    to ``embeddings[k]``/``failures[k]`` and its shards to ``on_shard[k]``, so every extractor
+    keeps its own cache. The model never waits for a full batch: whatever chips the reader has
+    ready (up to ``batch_size`` images) are embedded at once, one call per extractor, so that the
+    first embedding starts after one detection, not after ``batch_size`` of them (on the CPU,
+    dlib's ResNet costs the same per face in batches of 1 or 32). When embedding is the slower
+    stage the queue fills up and batches are full. An extractor's results are written as a shard
+    whenever ``batch_size`` of them are waiting, and at the end.
     """
     if not todo:
         return
     q: queue.Queue[Any] = queue.Queue(maxsize=2 * batch_size)
     stop = threading.Event()
-    thread = threading.Thread(target=_reader, args=(extractor, paths, todo, q, stop, max_pixels),
+    thread = threading.Thread(target=_reader, args=(extractors, paths, todo, need, q, stop, max_pixels),
                               name="fairaudit-extract-reader", daemon=True)
     thread.start()
-    done_rows: list[int] = []
-    done_vectors: list[np.ndarray] = []
-    done_failed: list[tuple[int, str]] = []
+    pending = [_Pending() for _ in extractors]
 
-    def write_shard() -> None:
-        cacheable = [(keys[r], reason) for r, reason in done_failed if reason == REASON_NO_FACE]
-        vectors = (np.stack(done_vectors) if done_vectors
-                   else np.empty((0, int(extractor.dim)), dtype=np.float32))
-        on_shard([keys[r] for r in done_rows], vectors, [k for k, _ in cacheable], [r for _, r in cacheable])
-        done_rows.clear()
-        done_vectors.clear()
-        done_failed.clear()
+    def write_shard(k: int) -> None:
+        done = pending[k]
+        cacheable = [(keys[r], reason) for r, reason in done.failed if reason == REASON_NO_FACE]
+        vectors = (np.stack(done.vectors) if done.vectors
+                   else np.empty((0, int(extractors[k].dim)), dtype=np.float32))
+        on_shard[k]([keys[r] for r in done.rows], vectors, [key for key, _ in cacheable],
+                    [r for _, r in cacheable])
+        done.clear()
 
     try:
         finished = False
@@ -152,62 +180,98 @@ def _run_pipeline(extractor: Any, paths: list[str], keys: list[str], todo: list[
                     items.append(q.get_nowait())
                 except queue.Empty:
                     break
-            rows: list[int] = []
-            chips: list[Any] = []
+            rows: list[list[int]] = [[] for _ in extractors]
+            chips: list[list[Any]] = [[] for _ in extractors]
             for item in items:
                 if item is _DONE:
                     finished = True
-                elif isinstance(item, _ReaderError):
+                    continue
+                if isinstance(item, _ReaderError):
                     raise item.exc
-                elif item[1] is None:
-                    failures[item[0]] = item[2]
-                    done_failed.append((item[0], item[2]))
-                else:
-                    rows.append(item[0])
-                    chips.append(item[1])
-            if chips:
-                vectors = _embed(extractor, chips, [paths[r] for r in rows])
-                for row, vector in zip(rows, vectors):
-                    embeddings[row] = vector
-                done_rows.extend(rows)
-                done_vectors.extend(vectors)
+                row, item_chips, item_reasons = item
+                for k, (chip, reason) in enumerate(zip(item_chips, item_reasons)):
+                    if chip is _SKIP:
+                        continue
+                    if chip is None:
+                        failures[k][row] = reason
+                        pending[k].failed.append((row, reason))
+                    else:
+                        rows[k].append(row)
+                        chips[k].append(chip)
+            for k, extractor in enumerate(extractors):
+                if chips[k]:
+                    vectors = _embed(extractor, chips[k], [paths[r] for r in rows[k]])
+                    for row, vector in zip(rows[k], vectors):
+                        embeddings[k][row] = vector
+                    pending[k].rows.extend(rows[k])
+                    pending[k].vectors.extend(vectors)
             if bar is not None:
                 bar.update(len(items) - finished)
-            if len(done_rows) + len(done_failed) >= batch_size or (finished and (done_rows or done_failed)):
-                write_shard()
+            for k, done in enumerate(pending):
+                if len(done) >= batch_size or (finished and len(done)):
+                    write_shard(k)
     finally:
         stop.set()
         thread.join(timeout=5)
 
 
-def _extract_part(_unused: Any, job: tuple) -> tuple[list[int], np.ndarray, list[int], list[str]]:
-    """One Dask task: embed a partition with this worker's own extractor instance and cache shards.
+class _Pending:
+    """One extractor's results not yet written to a shard."""
 
-    ``job`` is ``(extractor, rows, paths, keys, batch_size, cache, part,
-    max_pixels)``; it carries only its own images. A rerun of the task (its
-    worker died) resumes from the shards it wrote. Returns ``(rows, vectors,
-    failed rows, reasons)`` in the manifest's row numbers.
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.vectors: list[np.ndarray] = []
+        self.failed: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.failed)
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.vectors.clear()
+        self.failed.clear()
+
+
+def _extract_part(_unused: Any, job: tuple) -> list[tuple[list[int], np.ndarray, list[int], list[str]]]:
+    """One Dask task: embed a partition with this worker's own extractor instances and cache shards.
+
+    ``job`` is ``(extractors, rows, paths, keys, need, batch_size, cache, part, max_pixels)``; it
+    carries only its own images, and ``need[k]`` the positions in them that extractor ``k`` lacks
+    (None: all). Each image is read once for every extractor. A rerun of the task (its worker
+    died) resumes from the shards it wrote. Returns, per extractor, ``(rows, vectors, failed
+    rows, reasons)`` in the manifest's row numbers.
     """
-    extractor, rows, paths, keys, batch_size, cache, part, max_pixels = job
-    ext = resolve_extractor(extractor)
-    embeddings: dict[int, np.ndarray] = {}
-    failures: dict[int, str] = {}
-    store = _ShardStore(cache, ext, part=part) if cache is not None else None
+    extractors, rows, paths, keys, need, batch_size, cache, part, max_pixels = job
+    exts = [resolve_extractor(extractor) for extractor in extractors]
+    embeddings: list[dict[int, np.ndarray]] = [{} for _ in exts]
+    failures: list[dict[int, str]] = [{} for _ in exts]
+    stores: list[_ShardStore | None] = []
     try:
-        if store is not None:
-            _load_cached(store, keys, embeddings, failures)
-        todo = [i for i in range(len(keys)) if i not in embeddings and i not in failures]
-        _run_pipeline(ext, paths, keys, todo, batch_size=batch_size, bar=None,
-                      on_shard=store.write if store is not None else (lambda *a: None),
-                      embeddings=embeddings, failures=failures, max_pixels=max_pixels)
+        for ext in exts:
+            stores.append(_ShardStore(cache, ext, part=part) if cache is not None else None)
+        wanted: list[set[int] | None] = []
+        for k, store in enumerate(stores):
+            if store is not None:
+                _load_cached(store, keys, embeddings[k], failures[k])
+            mine = range(len(keys)) if need[k] is None else need[k]
+            wanted.append({i for i in mine if i not in embeddings[k] and i not in failures[k]})
+        todo = [i for i in range(len(keys)) if any(i in w for w in wanted)]
+        _run_pipelines(exts, paths, keys, todo, wanted,
+                       batch_size=batch_size, bar=None,
+                       on_shard=[store.write if store is not None else (lambda *a: None) for store in stores],
+                       embeddings=embeddings, failures=failures, max_pixels=max_pixels)
     finally:
-        if store is not None:
-            store.close()
-    done = sorted(embeddings)
-    vectors = (np.stack([embeddings[i] for i in done]).astype(np.float32) if done
-               else np.empty((0, int(ext.dim)), dtype=np.float32))
-    bad = sorted(failures)
-    return [rows[i] for i in done], vectors, [rows[i] for i in bad], [failures[i] for i in bad]
+        for store in stores:
+            if store is not None:
+                store.close()
+    out = []
+    for ext, emb, fail in zip(exts, embeddings, failures):
+        done = sorted(emb)
+        vectors = (np.stack([emb[i] for i in done]).astype(np.float32) if done
+                   else np.empty((0, int(ext.dim)), dtype=np.float32))
+        bad = sorted(fail)
+        out.append(([rows[i] for i in done], vectors, [rows[i] for i in bad], [fail[i] for i in bad]))
+    return out
 
 
 def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list[str], todo: list[int], *,
@@ -215,11 +279,24 @@ def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list
                      embeddings: dict[int, np.ndarray], failures: dict[int, str],
                      max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Partition ``todo`` over the cluster's workers; fill ``embeddings``/``failures`` as parts finish."""
+    _run_distributed_many(executor, [extractor], paths, keys, todo, [None], batch_size=batch_size, cache=cache,
+                          bar=bar, embeddings=[embeddings], failures=[failures], max_pixels=max_pixels)
+
+
+def _run_distributed_many(executor: Any, extractors: list[Any], paths: list[str], keys: list[str],
+                          todo: list[int], need: list[set[int] | None], *, batch_size: int, cache: str | None,
+                          bar: Any, embeddings: list[dict[int, np.ndarray]], failures: list[dict[int, str]],
+                          max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Partition ``todo`` over the cluster's workers, every task running every extractor that needs
+    its images (``need[k]``: the rows extractor ``k`` lacks, None for all); fill each extractor's
+    ``embeddings``/``failures`` as parts finish."""
     import hashlib
 
     if not todo:
         return
-    if not isinstance(extractor, str):
+    for extractor in extractors:
+        if isinstance(extractor, str):
+            continue
         import pickle
 
         try:
@@ -236,11 +313,17 @@ def _run_distributed(executor: Any, extractor: Any, paths: list[str], keys: list
         rows = todo[start:start + size]
         part_keys = [keys[r] for r in rows]
         name = hashlib.sha1("\n".join(part_keys).encode()).hexdigest()[:16]
-        jobs.append((extractor, rows, [paths[r] for r in rows], part_keys, batch_size, cache, name, max_pixels))
-    for done, vectors, bad, reasons in executor.run(_extract_part, None, jobs):
-        for r, v in zip(done, vectors):
-            embeddings[r] = v
-        for r, reason in zip(bad, reasons):
-            failures[r] = reason
+        part_need = [None if rows_k is None else [i for i, r in enumerate(rows) if r in rows_k] for rows_k in need]
+        jobs.append((list(extractors), rows, [paths[r] for r in rows], part_keys, part_need, batch_size, cache, name,
+                     max_pixels))
+    for results in executor.run(_extract_part, None, jobs):
+        n_rows = set()
+        for k, (done, vectors, bad, reasons) in enumerate(results):
+            for r, v in zip(done, vectors):
+                embeddings[k][r] = v
+            for r, reason in zip(bad, reasons):
+                failures[k][r] = reason
+            n_rows.update(done)
+            n_rows.update(bad)
         if bar is not None:
-            bar.update(len(done) + len(bad))
+            bar.update(len(n_rows))
