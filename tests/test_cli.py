@@ -81,8 +81,11 @@ def test_demo_writes_json_summary_plots_and_a_report_covering_everything(tmp_pat
     assert (out / "plots" / "identification_cmc.png").exists()
     assert "Identification (1:N) audit by gender x ethnicity" in text
     html = (out / "report.html").read_text(encoding="utf-8")
-    # 4 verification + identification + 4 classification + diagnostics
-    assert html.count('<article class="result"') == 10
+    assert json.loads((out / "compare_systems.json").read_text())["kind"] == "systems"
+    assert (out / "plots" / "compare_systems_accuracy_fairness.png").exists()
+    assert "Comparison of 2 systems by gender x ethnicity" in text
+    # 4 verification + identification + the comparison of two systems + 4 classification + diagnostics
+    assert html.count('<article class="result"') == 11
     assert html.index('id="verification"') < html.index('id="identification"') < html.index('id="classification"')
     assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
 

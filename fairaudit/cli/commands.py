@@ -20,9 +20,21 @@ from fairaudit.cli.parser import EXIT_BAD_INPUT, build_parser
 from fairaudit.common.errors import FairauditInputError
 
 
+#: options only a comparison of systems takes: ``fairaudit compare a.npz b.npz --by ...`` is one
+_SYSTEMS_OPTIONS = ("--by", "--name", "--figure", "--n-boot", "--fmr", "--eer", "--reference-group", "--html")
+
+
+def _route(argv: list[str]) -> list[str]:
+    """``compare`` compares two photos, or, given options only a comparison of systems has (``--by``
+    above all: the photo comparison has no groups), several systems: ``compare-systems``."""
+    if argv and argv[0] == "compare" and any(a.split("=")[0] in _SYSTEMS_OPTIONS for a in argv[1:]):
+        return ["compare-systems", *argv[1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_route(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT

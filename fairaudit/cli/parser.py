@@ -9,6 +9,7 @@ import argparse
 from fairaudit import __version__
 from fairaudit.cli.classify import cmd_classify, cmd_diagnose
 from fairaudit.cli.demo import DEMO_IDENTITIES, cmd_demo, cmd_synth
+from fairaudit.cli.compare import add_compare_parser
 from fairaudit.cli.identify import add_identify_parser
 from fairaudit.cli.plugins import cmd_plugins
 from fairaudit.cli.report import cmd_report
@@ -84,6 +85,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_verify)
 
     add_identify_parser(sub, _seed)
+    add_compare_parser(sub, _seed)
 
     c = sub.add_parser("classify", help="train attribute heads on demographic splits, score them per group",
                        description="Classification audit: heads trained on demographic splits, all scored on "
@@ -165,8 +167,12 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     x.add_argument("--dataset", metavar="NAME", help="registered dataset loader (folder, csv, rfw, ...)")
     x.add_argument("--root", metavar="DIR", help="where the dataset lives (with --dataset)")
     x.add_argument("--manifest", metavar="CSV", help="a manifest CSV (path, identity, attributes) instead of --dataset")
-    x.add_argument("--extractor", default="dlib-resnet", metavar="NAME", help="registered extractor (default dlib-resnet)")
-    x.add_argument("--out", required=True, metavar="FILE", help="output EmbeddingSet (.npz or .parquet)")
+    x.add_argument("--extractor", action="append", metavar="NAME",
+                   help="registered extractor (default dlib-resnet); repeat to run several in one pass over the "
+                        "images into aligned sets, one file each")
+    x.add_argument("--out", required=True, metavar="FILE",
+                   help="output EmbeddingSet (.npz or .parquet); with several extractors, one file per extractor "
+                        "next to it: pop.npz -> pop.NAME.npz")
     x.add_argument("--cache", metavar="DIR", help="cache directory: reruns and killed runs resume from it")
     x.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch and cache shard (default 32)")
     x.add_argument("--scheduler", metavar="ADDR",
