@@ -18,8 +18,9 @@ RESULT_FILE_UNREADABLE = "{name}: file {path!r} cannot be read ({error}). Fix: c
 def cmd_report(args: argparse.Namespace) -> int:
     """``fairaudit report RESULT.json [RESULT.json ...] --out report.html``.
 
-    The files are result JSON (``result.to_json()``, ``fairaudit verify
-    --json``) or, alone, the report data JSON of an earlier report
+    The files are result JSON of any kind the report knows (``result.to_json()``,
+    ``fairaudit verify --json``, ``fairaudit identify --json``, ``fairaudit compare --json``
+    for a comparison of systems) or, alone, the report data JSON of an earlier report
     (``--json``), whose title and tolerances are kept unless given again.
     """
     from fairaudit.common.files import check_output, save_outputs, write_text_atomic

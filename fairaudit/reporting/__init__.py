@@ -7,12 +7,15 @@
 * ``findings``: the findings, each a sentence with its mark;
 * ``data_section``: failures to acquire, warnings and the population summary;
 * ``figures``: the plots of classification results and drawing figures into the page;
+* ``identification``, ``systems`` (findings) and ``systems_view`` (tables, figures): the sections of a
+  1:N audit and of a comparison of systems;
 * ``views``: the cells, tables and figures of every section;
 * ``rendering``: the Jinja2 environment and the page (templates in ``templates/``);
 * ``document``: the entry points ``report``, ``report_data``, ``render`` and ``to_html``.
 
-May import: every audit package (``verification``, ``classification``, ``diagnostics``), ``data``
-and ``common``. Nothing imports the report but the command line and ``ResultOutput.to_html``.
+May import: every audit package (``verification``, ``systems``, ``identification``,
+``classification``, ``diagnostics``), ``data`` and ``common``. Nothing imports the report but the
+command line and ``ResultOutput.to_html``.
 """
 
 from fairaudit.common.lazy import lazy_exports

@@ -15,7 +15,9 @@ def codebook_of(data: Mapping[str, Any], results: Sequence[Any] = ()) -> dict[st
     """The codebook the report uses: the population's (``data["data"]["population"]["value_labels"]``),
     completed by what results record in ``params["value_labels"]``."""
     book: dict[str, dict[str, str]] = {}
-    for r in results:
+    # a comparison of systems keeps the codebook in its systems' audits
+    nested = [a for r in results if getattr(r, "kind", None) == "systems" for a in r.audits.values()]
+    for r in [*results, *nested]:
         params = getattr(r, "params", None)
         stored = params.get("value_labels") if isinstance(params, Mapping) else None
         for attribute, codes in (stored or {}).items():
@@ -54,6 +56,8 @@ def display_names(entries: Sequence[Any], codebook: Mapping[str, Mapping[str, st
         labels: list[Any] = []
         if entry.kind in ("verification", "identification"):
             labels = list(r.by_group["label"])
+        elif entry.kind == "systems":
+            labels = list(r.by_group["label"])
         elif entry.kind == "classification":
             labels = [*map(str, r.groups), *map(str, r.models)]
         for label in labels:
@@ -86,17 +90,20 @@ def _kendall_tau(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 def planted_checks(planted: Mapping[str, Any] | None, entries: Sequence[Any]) -> list[dict[str, Any]]:
-    """For every verification result over the planted attributes, the planted and the observed
-    ordering of FNMR and FMR (highest first), Kendall's tau between them, and whether the audit
-    recovered the planted ordering exactly."""
+    """For every verification result over the planted attributes (and every system of a comparison
+    of systems), the planted and the observed ordering of FNMR and FMR (highest first), Kendall's
+    tau between them, and whether the audit recovered the planted ordering exactly."""
     if not planted:
         return []
     attributes = [str(a) for a in planted.get("attributes") or []]
     out = []
+    audits = []
     for entry in entries:
-        if entry.kind != "verification":
-            continue
-        r = entry.result
+        if entry.kind == "verification":
+            audits.append((entry, entry.name, entry.result))
+        elif entry.kind == "systems":  # every system of a comparison, against the population's plan
+            audits += [(entry, f"{entry.name} — system {s}", entry.result.audits[s]) for s in entry.result.systems]
+    for entry, name, r in audits:
         by = [str(b) for b in r.by]
         if sorted(by) != sorted(attributes):
             continue
@@ -110,7 +117,7 @@ def planted_checks(planted: Mapping[str, Any] | None, entries: Sequence[Any]) ->
             if sorted(observed) != sorted(expected):
                 continue
             tau = _kendall_tau(expected, observed)
-            out.append({"result": entry.name, "id": entry.id, "metric": metric.upper(), "by": by,
+            out.append({"result": name, "id": entry.id, "metric": metric.upper(), "by": by,
                         "planted": expected, "observed": observed, "tau": tau,
                         "recovered": observed == expected})
     return out

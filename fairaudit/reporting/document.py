@@ -2,6 +2,7 @@
 
 :func:`report` writes one HTML file for any mix of results
 (:class:`~fairaudit.verification.VerificationResult`,
+:class:`~fairaudit.systems.SystemComparison`,
 :class:`~fairaudit.identification.IdentificationResult`,
 :class:`~fairaudit.classification.ClassificationResult`,
 :class:`~fairaudit.diagnostics.DiagnosticsResult`, their ``to_dict()``
@@ -19,7 +20,7 @@ dictionaries or the paths of their JSON files). The file
 
 The sections are, in order: findings (headline figures with confidence
 intervals, plain-language sentences and a pass / review / fail mark against
-:data:`DEFAULT_TOLERANCES`), data, verification, identification (1:N),
+:data:`DEFAULT_TOLERANCES`), data, verification, comparison of systems, identification (1:N),
 classification, diagnostics and method. :func:`report_data` returns everything the report shows as
 JSON-safe data (schema in ``docs/reference/json-schema.md``);
 ``fairaudit report RESULT.json ... --out report.html`` rebuilds the report
@@ -43,6 +44,7 @@ from fairaudit.reporting.entries import SCHEMA, _Entry, _entries, _entries_from_
 from fairaudit.reporting.figures import plot_classification_roc, plot_confusion, plot_cross, plot_mixture_sweep
 from fairaudit.reporting.findings import _classification_findings, _diagnostics_findings, _verification_findings
 from fairaudit.reporting.identification import _identification_findings
+from fairaudit.reporting.systems import _systems_findings
 from fairaudit.reporting.formatting import fmt_num
 from fairaudit.reporting.rendering import _render
 from fairaudit.reporting.tolerances import DEFAULT_TOLERANCES, mark, resolve_tolerances
@@ -69,6 +71,8 @@ def _assemble(entries: list[_Entry], *, title: str, tolerances: Any, population:
         for entry in entries:
             if entry.kind == "verification":
                 findings += _verification_findings(entry, tol)
+            elif entry.kind == "systems":
+                findings += _systems_findings(entry, tol)
             elif entry.kind == "identification":
                 findings += _identification_findings(entry, tol)
             elif entry.kind == "classification":
@@ -113,8 +117,8 @@ def report_data(results: Any, *, title: str = "fairaudit report", tolerances: An
     Parameters
     ----------
     results : result, list of results, or dict of name -> result
-        Verification, identification, classification and diagnostics
-        results, their ``to_dict()`` or the paths of their JSON files. A dict gives each
+        Verification, comparison-of-systems, identification, classification
+        and diagnostics results, their ``to_dict()`` or the paths of their JSON files. A dict gives each
         result its display name (None values are skipped); otherwise names
         are made from the results.
     title : str

@@ -17,22 +17,24 @@ from fairaudit.reporting.formatting import _one_line, _target
 SCHEMA = "fairaudit.report/1"
 
 #: result kinds the report knows, in the order of their sections
-KINDS = ("verification", "identification", "classification", "diagnostics")
+KINDS = ("verification", "systems", "identification", "classification", "diagnostics")
 
 # --- message templates (errors.py conventions: argument, expectation, what came, fix)
 NO_RESULTS = (
     "results is empty. Fix: pass a result, a list of results, or a dict of name -> result "
-    "(VerificationResult, IdentificationResult, ClassificationResult, DiagnosticsResult or their "
-    "to_dict())."
+    "(VerificationResult, SystemComparison, IdentificationResult, ClassificationResult, DiagnosticsResult "
+    "or their to_dict())."
 )
 NOT_A_RESULT = (
-    "{name} is not a fairaudit result: expected a VerificationResult, IdentificationResult, "
-    "ClassificationResult, DiagnosticsResult, its to_dict() or the path of its JSON file; got {got}. "
+    "{name} is not a fairaudit result: expected a VerificationResult, SystemComparison, "
+    "IdentificationResult, ClassificationResult, DiagnosticsResult, its to_dict() or the path of its JSON "
+    "file; got {got}. "
     "Fix: pass what an audit returned, or the JSON written by result.to_json()."
 )
 UNKNOWN_KIND = (
     "{name} has kind={kind!r}, not one of {kinds}. Fix: pass the JSON written by "
-    "result.to_json() of a verification, identification, classification or diagnostics result."
+    "result.to_json() of a verification, comparison of systems, identification, classification or "
+    "diagnostics result."
 )
 BROKEN_RESULT = (
     "{name} has kind={kind!r} but cannot be read as such a result ({error}). Fix: pass the JSON "
@@ -63,9 +65,10 @@ def _result_classes() -> dict[str, Any]:
     from fairaudit.classification import ClassificationResult
     from fairaudit.diagnostics import DiagnosticsResult
     from fairaudit.identification import IdentificationResult
+    from fairaudit.systems import SystemComparison
     from fairaudit.verification import VerificationResult
 
-    return {"verification": VerificationResult, "identification": IdentificationResult,
+    return {"verification": VerificationResult, "systems": SystemComparison, "identification": IdentificationResult,
             "classification": ClassificationResult, "diagnostics": DiagnosticsResult}
 
 
@@ -113,9 +116,25 @@ def load_result(obj: Any, *, name: str = "result") -> Any:
             BROKEN_RESULT.format(name=name, kind=kind, error=_one_line(exc) or type(exc).__name__)) from None
 
 
+def _systems_name(result: Any, by: str) -> str:
+    names = [str(s) for s in result.systems]
+    listed = " vs ".join(names) if len(names) <= 4 else " vs ".join(names[:3]) + f" and {len(names) - 3} more"
+    policy = result.audits[names[0]].policy or {}
+    if policy.get("kind") == "fmr":
+        on = f" on {policy['group']}" if policy.get("group") is not None else ""
+        where = f"each at its own FMR {_target(policy['value'])} threshold{on}"
+    elif policy.get("kind") == "eer":
+        where = "each at its own EER threshold"
+    else:
+        where = f"at the fixed threshold {result.audits[names[0]].threshold:.4g}"
+    return f"Systems {listed} by {by}, {where}"
+
+
 def _auto_name(result: Any) -> str:
     kind = result.kind
     by = " × ".join(str(b) for b in result.by)
+    if kind == "systems":
+        return _systems_name(result, by)
     if kind == "verification":
         policy = result.policy or {}
         if policy.get("kind") == "fmr":

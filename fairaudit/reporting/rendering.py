@@ -18,6 +18,7 @@ from fairaudit.reporting.views import (
     _findings_view,
     _identification_view,
     _method_view,
+    _systems_view,
     _verification_view,
 )
 
@@ -97,6 +98,7 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
     with display_labels(display_names(entries, codebook)):
         views = {
             "verification": [_verification_view(e, findings, data) for e in by_kind["verification"]],
+            "systems": [_systems_view(e, findings, data) for e in by_kind["systems"]],
             "identification": [_identification_view(e, findings, data) for e in by_kind["identification"]],
             "classification": [_classification_view(e, findings, data) for e in by_kind["classification"]],
             "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
@@ -116,14 +118,19 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
                     counts["undefined"] += 1
                 elif f["mark"]:
                     counts[f["mark"]] += 1
-        glance.append({"id": e.id, "name": e.name, "kind": e.kind, **counts, **_verdict(e.kind, counts)})
+        verdict = _verdict(e.kind, counts)
+        if e.kind == "systems":
+            # a comparison's verdict is a sentence (which system is more accurate, which fairer), not a mark
+            said = next((f["sentence"] for f in findings if f["result"] == e.id and f["kind"] == "verdict"), "")
+            verdict = {"verdict": "comparison", "verdict_text": said}
+        glance.append({"id": e.id, "name": e.name, "kind": e.kind, **counts, **verdict})
     method = _method_view(entries, data)
     template = _environment().get_template("report.html.j2")
     html = template.render(
         title=data["title"], created=data["created"], version=data["fairaudit_version"],
         summary=data["summary"], entries=glance,
         findings=_findings_view(entries, data), data=data_view,
-        verification=views["verification"], identification=views["identification"],
+        verification=views["verification"], systems=views["systems"], identification=views["identification"],
         classification=views["classification"],
         diagnostics=views["diagnostics"], method=method,
         css=Markup(css), js=Markup(js), csp=csp, n_images=n_images,

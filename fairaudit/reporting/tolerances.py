@@ -73,6 +73,12 @@ FIGURE_NAMES = {
     "inequity": "Inequity rate",
     "fmr_max_min": "FMR max/min ratio",
     "fnmr_max_min": "FNMR max/min ratio",
+    "eer_max_min": "EER max/min ratio",
+    "fmr_sd": "FMR standard deviation",
+    "fnmr_sd": "FNMR standard deviation",
+    "eer_sd": "EER standard deviation",
+    "fmr_max_geomean": "FMR max/geometric mean",
+    "fnmr_max_geomean": "FNMR max/geometric mean",
     "fnir_max_min": "FNIR max/min ratio",
     "fpir_max_min": "FPIR max/min ratio",
     "accuracy_difference": "Accuracy difference",
@@ -85,7 +91,8 @@ FIGURE_NAMES = {
 #: value of each figure for a perfectly fair system
 FAIR_VALUE = {
     "fdr": 1.0, "garbe": 0.0, "inequity": 1.0, "fmr_max_min": 1.0, "fnmr_max_min": 1.0,
-    "fnir_max_min": 1.0, "fpir_max_min": 1.0,
+    "fnir_max_min": 1.0, "fpir_max_min": 1.0, "eer_max_min": 1.0, "fmr_sd": 0.0, "fnmr_sd": 0.0, "eer_sd": 0.0,
+    "fmr_max_geomean": 1.0, "fnmr_max_geomean": 1.0,
     "accuracy_difference": 0.0, "accuracy_ratio": 1.0, "demographic_parity_difference": 0.0,
     "demographic_parity_ratio": 1.0, "equalized_odds_difference": 0.0, "equalized_odds_ratio": 1.0,
 }

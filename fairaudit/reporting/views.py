@@ -1,5 +1,6 @@
 """The views of a report: the cells, tables and figures of every section (findings, data,
-verification, identification, classification, diagnostics, method), built from the report data and
+verification, comparison of systems, identification, classification, diagnostics, method), built from
+the report data and
 the results, as the template shows them. Every view draws its figures through this module's
 ``_figure`` (the identification view, in :mod:`fairaudit.reporting.identification`, too)."""
 
@@ -152,6 +153,12 @@ def _fairness_table(entry: _Entry, findings: list[dict], caption: str, pct: str)
                   fair_rows, caption=caption)
 
 
+def _systems_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
+    from fairaudit.reporting.systems_view import systems_view
+
+    return systems_view(entry, findings, data, figure=_figure)
+
+
 def _identification_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
     from fairaudit.reporting.identification import identification_view
 
@@ -302,6 +309,10 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
             groups_tables.append({"id": entry.id, "name": entry.name, "table": _table(
                 ["group", "identities", "samples", "genuine pairs", "impostor pairs"], rows,
                 caption=f"Samples, identities and pairs per group ({r.params.get('pair_rule', '')}).")})
+        elif entry.kind == "systems":
+            from fairaudit.reporting.systems_view import systems_groups_table
+
+            groups_tables.append({"id": entry.id, "name": entry.name, "table": systems_groups_table(r)})
         elif entry.kind == "identification":
             from fairaudit.reporting.identification import identification_groups_table
 
@@ -396,7 +407,8 @@ def _findings_view(entries: list[_Entry], data: Mapping[str, Any]) -> list[dict[
         for f in mine:
             if f["kind"] != "figure" or not f["headline"]:
                 continue
-            label = f["label"] + (f" — model {f['model']}" if f.get("model") else "")
+            label = f["label"] + (f" — model {f['model']}" if f.get("model") else "") \
+                + (f" — system {f['system']}" if f.get("system") is not None else "")
             rows.append([
                 _cell(text=label, numeric=False, title=f["figure"] or ""),
                 _cell(f["value"], text=None if f["defined"] else "undefined"),
@@ -427,8 +439,16 @@ def _method_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, An
             items.insert(0, {"key": "threshold policy",
                              "value": f"{(r.policy or {}).get('description', '')}: threshold {r.threshold:.6g}"})
         prov = r.provenance or {}
+        elapsed = prov.get("elapsed_s")
+        if entry.kind == "systems":
+            items.insert(0, {"key": "threshold policy", "value": f"{r.params.get('policy')}, each system at its "
+                             "own threshold: " + ", ".join(f"{s} {r.audits[s].threshold:.6g}" for s in r.systems)})
+            # the comparison's time is its systems' audits
+            times = [_float((a.provenance or {}).get("elapsed_s")) for a in r.audits.values()]
+            if elapsed is None and all(t is not None for t in times):
+                elapsed = sum(times)
         params.append({"id": entry.id, "name": entry.name, "kind": entry.kind, "rows": items,
-                       "elapsed": prov.get("elapsed_s"), "created": prov.get("created"),
+                       "elapsed": elapsed, "created": prov.get("created"),
                        "platform": prov.get("platform"), "argv": " ".join(map(str, prov.get("argv") or [])),
                        "blas": [", ".join(f"{k}={v}" for k, v in (b or {}).items()) for b in prov.get("blas") or []]})
     packages: dict[str, dict[str, Any]] = {}
