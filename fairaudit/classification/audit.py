@@ -28,13 +28,13 @@ This module holds the audit itself; the result is in ``result``, its tables in
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from fairaudit.common.progress import progress_bar
 from fairaudit.common import errors
 from fairaudit.data import EmbeddingSet
 from fairaudit.data import LABEL_SEP, normalize_by
@@ -109,13 +109,7 @@ MODEL_ONE_CLASS = (
 
 
 def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="classification audit", unit="model", leave=False)
+    return progress_bar(total, enabled, "classification audit", unit="model")
 
 
 def _clone(head: Any) -> Any:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import time
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from fairaudit.common.progress import progress_bar
 from fairaudit.common import errors
 from fairaudit.common.provenance import provenance
 from fairaudit.common.threads import limited_threads
@@ -247,13 +247,7 @@ def _rules(method: str, mitigator: Any, seed: int) -> list[dict[str, Any]]:
 
 
 def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="mitigation what-if", unit="seed", leave=False)
+    return progress_bar(total, enabled, "mitigation what-if", unit="seed")
 
 
 # --- the what-if ----------------------------------------------------------------

@@ -47,10 +47,6 @@ NO_REPORT = (
     "plot_mitigation_groups / plot_mitigation_disparity, or to_json()."
 )
 UNKNOWN_METRIC = "{name}={value!r} is not a figure of this result; available: {available}. Fix: pass one of them."
-NOT_AXES = (
-    "ax must be a matplotlib Axes or None; got {type}. Fix: pass e.g. fig.add_subplot() or leave "
-    "ax=None for a new figure."
-)
 
 
 def _pair(before: np.ndarray, after: np.ndarray, ci: float) -> dict[str, float]:
@@ -351,14 +347,9 @@ class MitigationResult(ResultOutput):
 
 # --- figures ------------------------------------------------------------------
 def _axes(ax: Any, figsize: tuple[float, float]) -> "Axes":
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from fairaudit.verification.plot_style import _axes as verification_axes
 
-    if ax is None:
-        return Figure(figsize=figsize, layout="constrained").add_subplot()
-    if not isinstance(ax, Axes):
-        raise errors.FairauditInputError(NOT_AXES.format(type=type(ax).__name__))
-    return ax
+    return verification_axes(ax, figsize)
 
 
 def _yerr(row: pd.Series, model: str) -> Any:

@@ -6,26 +6,20 @@ receive the audit's bootstrap replicates (:data:`REPLICATE_SINK`, used by
 from __future__ import annotations
 
 import contextvars
-import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
+from fairaudit.common.progress import progress_bar
 from fairaudit.data import EmbeddingSet, make_groups, normalize_by
 from fairaudit.verification.engine import embedding_pair_stats, score_pair_stats
 from fairaudit.verification.grid import _MARGIN, BinGrid, PairStats
 
 
 def _progress_bar(total: int, enabled: bool | None, desc: str, unit: str = "pair"):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False)
+    return progress_bar(total, enabled, desc, unit)
 
 
 def _identity_groups_from_embeddings(data: EmbeddingSet, by: tuple[str, ...]):
