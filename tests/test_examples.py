@@ -11,7 +11,8 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 #: optional packages an example needs beyond fairaudit's own dependencies
-REQUIRES = {"custom_extractor_plugin.py": ("cv2", "skimage")}
+REQUIRES = {"custom_extractor_plugin.py": ("cv2", "skimage"),
+            "compare_systems.py": ("cv2", "dlib", "skimage", "fairaudit_pixels")}
 
 
 def _table(stdout: str, heading: str) -> dict[str, list[str]]:
@@ -112,7 +113,27 @@ def _check_identification_audit(out: Path, stdout: str) -> None:
     assert (pooled[1:] >= pooled[:-1]).all() and pooled[-1] > 10 * pooled[0]  # FPIR grows with the gallery
 
 
+def _check_compare_systems(out: Path, stdout: str) -> None:
+    for name in ("synthetic_systems.json", "photo_systems.json", "synthetic_det_by_group.png",
+                 "synthetic_accuracy_fairness.png"):
+        assert (out / name).is_file(), name
+    # the comparison finds the planted profiles
+    assert "planted: 'accurate' most accurate, 'fair' fairest; found: 'accurate' most accurate, 'fair' fairest" in stdout
+    from fairaudit import SystemComparison
+
+    cmp = SystemComparison.from_json(out / "synthetic_systems.json")
+    pooled = cmp.difference("accurate", "fair", "fnmr", "all")
+    assert pooled["difference"] < 0 and pooled["p_holm"] < 0.05
+    figure = cmp.difference("accurate", "fair", "fnmr_max_min")
+    assert figure["difference"] > 0 and figure["ci_low"] > 0
+    photos = SystemComparison.from_json(out / "photo_systems.json")
+    assert photos.systems == ("dlib-resnet", "pixels")
+    # two people in one group: no interval, no p-value for the group's differences
+    assert photos.differences.loc[photos.differences["scope"] == "group", "p_value"].isna().all()
+
+
 CHECKS = {
+    "compare_systems.py": _check_compare_systems,
     "plan_sample_size.py": _check_plan_sample_size,
     "verify_own_embeddings.py": _check_verify_own_embeddings,
     "audit_score_file.py": _check_audit_score_file,
