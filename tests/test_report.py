@@ -437,13 +437,16 @@ def test_demo_writes_the_report_and_prints_its_path_last(tmp_path, capsys, fast_
 
     monkeypatch.setattr(fairaudit.plot, "save_all", lambda *a, **k: [])  # the PNG files are test_cli's business
     monkeypatch.setattr(identification_plots, "save_all", lambda *a, **k: [])
+    from fairaudit.systems import plots as systems_plots
+
+    monkeypatch.setattr(systems_plots, "save_all", lambda *a, **k: [])
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-identities", "10", "--dim", "16", "--n-boot", "20",
                  "--no-classification"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith(str(out / "report.html"))
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count('<article class="result"') == 5  # four verification results and the 1:N one
+    assert html.count('<article class="result"') == 6  # four verification results, the 1:N one, two systems
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["data"]["failure_to_acquire"][0]["status"] == "none-recorded"
 
