@@ -299,8 +299,8 @@ def compare_systems(
                      int(np.isfinite(d).sum())))
         for fig in figure_names:
             d = fig_reps[a][fig] - fig_reps[b][fig]
-            va = float(audits[a].fairness["value"].get(fig, np.nan)) if fig in audits[a].fairness.index else np.nan
-            vb = float(audits[b].fairness["value"].get(fig, np.nan)) if fig in audits[b].fairness.index else np.nan
+            va = float(audits[a].fairness["value"].get(fig, np.nan))
+            vb = float(audits[b].fairness["value"].get(fig, np.nan))
             lo, hi = _interval(d, ci)
             rows.append((a, b, "fairness", "", fig, va, vb, va - vb, lo, hi, bootstrap_pvalue(d), np.nan,
                          int(np.isfinite(d).sum())))
@@ -383,7 +383,7 @@ def _leaderboard(names, audits, reps, fig_reps, figure: str, direction: str, ci:
         r = audits[name]
         lo, hi = percentile_interval(reps[name]["pooled_fnmr"], ci)
         f_lo, f_hi = percentile_interval(fig_reps[name][figure], ci)
-        fair = r.fairness["value"].get(figure, np.nan) if figure in r.fairness.index else np.nan
+        fair = r.fairness["value"].get(figure, np.nan)
         bg = r.by_group
         worst_fnmr = bg["fnmr"].idxmax() if bg["fnmr"].notna().any() else None
         worst_fmr = bg["fmr"].idxmax() if bg["fmr"].notna().any() else None
@@ -432,6 +432,4 @@ def _notes(names, audits, figure: str, direction: str, n_boot: int) -> list[str]
                  "systems and one question).")
     notes.append(f"The leaderboard ranks accuracy by pooled FNMR at each system's threshold and fairness by "
                  f"{figure} ({direction}); 'pareto' marks the systems no other beats on both.")
-    if not all(math.isfinite(t) for t in thresholds.values()):  # pragma: no cover - thresholds are grid edges
-        notes.append("A system has no finite threshold.")
     return notes

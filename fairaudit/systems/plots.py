@@ -50,7 +50,7 @@ def det_by_group(comparison: Any, *, groups: Any = None, pooled: bool = True, sc
     marker at its operating point (its own threshold). ``groups`` restricts the panels to some
     labels; ``pooled`` adds a panel for everyone. Returns the Figure."""
     from fairaudit.verification.plot_curves import _curve, _det_axes, _det_transform, _operating_point
-    from fairaudit.verification.plot_style import FMR_LABEL, FNMR_LABEL, shown
+    from fairaudit.verification.plot_style import shown
 
     audits = comparison.audits
     first = audits[comparison.systems[0]]
@@ -107,7 +107,6 @@ def det_by_group(comparison: Any, *, groups: Any = None, pooled: bool = True, sc
                fontsize="small", title_fontsize="small")
     policy = comparison.params.get("policy") or ""
     fig.suptitle(literal(f"DET per group, each system at its own threshold ({policy})"), fontsize="medium")
-    del FMR_LABEL, FNMR_LABEL
     return fig
 
 
@@ -116,7 +115,6 @@ def accuracy_fairness(comparison: Any, *, figure: str | None = None, ax: "Axes |
     fairness figure (y, default the comparison's ``figure``), both with interval bars; the systems
     on the Pareto front (no other better on both) are joined and filled, the others hollow."""
     from fairaudit.systems.compare import pareto_front
-    from fairaudit.verification.bootstrap import percentile_interval  # noqa: F401 - same intervals
     from fairaudit.verification.fairness_kernels import DIRECTION
 
     board = comparison.leaderboard.set_index("system")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
@@ -116,10 +115,3 @@ class SystemComparison(ResultOutput):
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return bool(np.isfinite(float(x)))
-    except (TypeError, ValueError):
-        return False
