@@ -23,6 +23,7 @@ from fairaudit.common import errors
 from fairaudit.common.files import OUTPUT_NOT_WRITABLE, OutputPathError, atomic_write, check_output
 from fairaudit.data.input_files import (_NPY_MAGIC, _PARQUET_MAGIC, _ZIP_MAGIC, check_input_file,
                                         parquet_metadata)
+from fairaudit.data.covariates import covariates_to_json, kinds_from_json
 from fairaudit.data.labels import _RESERVED, _first
 
 if TYPE_CHECKING:
@@ -175,6 +176,11 @@ def _save_npz(es: "EmbeddingSet", path: Path) -> None:
         arrays["value_labels_json"] = np.array(json.dumps(es._value_labels, ensure_ascii=False))
     if es._metadata:
         arrays["metadata_json"] = np.array(json.dumps(es._metadata, ensure_ascii=False))
+    if es._covariate_kinds:
+        arrays["covariates_json"] = np.array(json.dumps(covariates_to_json(es._covariate_kinds)))
+        for i, (name, kind) in enumerate(es._covariate_kinds.items()):
+            arrays[f"covariate_{i}"] = es._covariates[name].to_numpy(
+                dtype=np.float64 if kind == "numeric" else str)
     with atomic_write(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -194,7 +200,10 @@ def _save_parquet(es: "EmbeddingSet", path: Path, row_group_size: int) -> None:
         cols[column] = pa.array(es._attributes[column].to_numpy(dtype=str))
     if es._path is not None:
         cols["path"] = pa.array(es._path.astype(str))
+    for name, kind in es._covariate_kinds.items():
+        cols[name] = pa.array(es._covariates[name].to_numpy(dtype=np.float64 if kind == "numeric" else str))
     meta = {b"fairaudit": json.dumps({
+        "covariates": covariates_to_json(es._covariate_kinds) or None,
         "format_version": _FORMAT_VERSION, "attributes": es.attribute_names,
         "failures": es._failures.to_json(orient="split") if len(es._failures) else None,
         "value_labels": es._value_labels or None, "metadata": es._metadata or None,
@@ -205,7 +214,7 @@ def _save_parquet(es: "EmbeddingSet", path: Path, row_group_size: int) -> None:
 
 
 def from_npy(cls: "type[EmbeddingSet]", file: str | os.PathLike, *, identity: Any, attributes: Any,
-             path: Any, failures: pd.DataFrame | None) -> "EmbeddingSet":
+             path: Any, failures: pd.DataFrame | None, **labels: Any) -> "EmbeddingSet":
     """:meth:`EmbeddingSet.from_npy`: ``cls`` built on the memory map of ``file``."""
     file = Path(file)
     if not file.exists():
@@ -231,7 +240,7 @@ def from_npy(cls: "type[EmbeddingSet]", file: str | os.PathLike, *, identity: An
     if not isinstance(mm, np.memmap):  # a 0-byte payload cannot be mapped; numpy returns an array
         mm = np.asarray(mm)
     return _in_file(file, lambda: cls(mm, identity=identity, attributes=attributes, path=path,
-                                      failures=failures))
+                                      failures=failures, **labels))
 
 
 def load(cls: "type[EmbeddingSet]", path: str | os.PathLike, *, out_of_core: bool) -> "EmbeddingSet":
@@ -389,6 +398,17 @@ def _read_npz(path: Path) -> dict[str, Any]:
         per_sample[key] = _npz_array(path, data, key, ndim=1, expected="(n_samples,)")
     if "path" in data:
         per_sample["path"] = _npz_array(path, data, "path", ndim=1, expected="(n_samples,)")
+    kinds: dict[str, str] = {}
+    if "covariates_json" in data:
+        kinds = kinds_from_json(_stored_json(path, str(_npz_array(
+            path, data, "covariates_json", ndim=0, expected="() (one JSON text)", text=True)),
+            "covariates_json"), where=str(path))
+    for i, name in enumerate(kinds):
+        key = f"covariate_{i}"
+        if key not in data:
+            raise errors.FairauditInputError(errors.NPZ_ATTRIBUTE_ARRAY_MISSING.format(
+                path=str(path), attribute=name, key=key, keys=sorted(data)))
+        per_sample[key] = _npz_array(path, data, key, ndim=1, expected="(n_samples,)")
     lengths.update({key: len(value) for key, value in per_sample.items()})
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{key} {n}" for key, n in lengths.items())
@@ -402,8 +422,10 @@ def _read_npz(path: Path) -> dict[str, Any]:
     extra = {key: _stored_json(path, str(_npz_array(path, data, f"{key}_json", ndim=0,
                                                      expected="() (one JSON text)", text=True)), f"{key}_json")
              for key in ("value_labels", "metadata") if f"{key}_json" in data}
+    covs = {name: per_sample[f"covariate_{i}"] for i, name in enumerate(kinds)}
     return dict(embeddings=emb, identity=per_sample["identity"], attributes=attrs or None,
-                path=per_sample.get("path"), failures=failures, **extra)
+                path=per_sample.get("path"), failures=failures, covariates=covs or None,
+                covariate_kinds=kinds or None, **extra)
 
 
 def _stored_json(path: Path, text: str, where: str) -> Any:
@@ -462,9 +484,17 @@ def _read_parquet(path: Path, *, out_of_core: bool) -> dict[str, Any]:
                 raise _embedding_column_error(str(path), exc) from None
     except (pa.ArrowException, OSError) as exc:
         raise unreadable(exc) from None
+    kinds = (kinds_from_json(meta["covariates"], where=str(path)) if meta.get("covariates") is not None
+             else {})
+    missing = [c for c in kinds if c not in labels.column_names]
+    if missing:
+        raise errors.FairauditInputError(errors.PARQUET_MISSING_COLUMN.format(
+            path=str(path), key=missing[0], keys=names))
+    covs = {c: labels.column(c).to_numpy(zero_copy_only=False) for c in kinds}
     attrs = {c: labels.column(c).to_numpy(zero_copy_only=False) for c in labels.column_names
-             if c not in _RESERVED}
+             if c not in _RESERVED and c not in kinds}
     p = labels.column("path").to_numpy(zero_copy_only=False) if "path" in labels.column_names else None
     return dict(embeddings=emb, identity=labels.column("identity").to_numpy(zero_copy_only=False),
                 attributes=attrs or None, path=p, failures=failures,
-                value_labels=meta.get("value_labels"), metadata=meta.get("metadata"))
+                value_labels=meta.get("value_labels"), metadata=meta.get("metadata"),
+                covariates=covs or None, covariate_kinds=kinds or None)

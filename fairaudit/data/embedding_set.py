@@ -16,8 +16,13 @@ import pandas as pd
 from fairaudit.common import errors
 from fairaudit.data import embedding_files as _files
 from fairaudit.data.embedding_files import ParquetEmbeddings, _check_npy_dtype
+from fairaudit.data.covariates import check_covariates
 from fairaudit.data.labels import (_RESERVED, _as_labels, _check_unique_names, _label_values,
                                    check_identity_constant)
+# the codebook and metadata checks moved to labels.py; importable from here as before
+from fairaudit.data.labels import (METADATA_NOT_JSON, VALUE_LABEL_NOT_TEXT,  # noqa: F401
+                                   VALUE_LABELS_NOT_MAPPING, VALUE_LABELS_UNKNOWN_ATTRIBUTE,
+                                   check_metadata, check_value_labels)
 
 # names this module defined before its files and labels moved out, importable from here as before
 from fairaudit.data.input_files import check_input_file, parquet_has_embeddings, parquet_metadata  # noqa: F401
@@ -25,67 +30,6 @@ from fairaudit.data.labels import check_label_text  # noqa: F401
 
 #: rows per block when an out-of-core set is read (and per Parquet row group written)
 BLOCK_ROWS = 65536
-
-# --- codebook (value labels) and metadata messages
-VALUE_LABELS_NOT_MAPPING = (
-    "value_labels must map an attribute name to a mapping of value -> readable name, e.g. "
-    "{{'gender': {{'H': 'man', 'M': 'woman'}}}}; got {got}. Fix: pass a dict of dicts, or None."
-)
-VALUE_LABELS_UNKNOWN_ATTRIBUTE = (
-    "value_labels names the attribute {name!r}, which this set does not have; attributes: "
-    "{available}. Fix: label only existing attributes."
-)
-VALUE_LABEL_NOT_TEXT = (
-    "value_labels[{name!r}][{code!r}] must be a non-empty string; got {got!r}. Fix: give every "
-    "value a readable name, e.g. 'woman'."
-)
-METADATA_NOT_JSON = (
-    "metadata must be a JSON-serialisable mapping (str keys; numbers, strings, lists, dicts); got "
-    "{got}. Fix: pass e.g. {{'planted': {{...}}}}, or None."
-)
-
-
-def check_value_labels(value_labels: Any, attribute_names: list[str]) -> dict[str, dict[str, str]]:
-    """``value_labels`` checked and normalised to ``{attribute: {code: readable}}`` (all strings).
-
-    Codes need not all occur in the data (a subset may lose a group); attributes must exist.
-    """
-    if value_labels is None:
-        return {}
-    if not isinstance(value_labels, Mapping):
-        raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(got=type(value_labels).__name__))
-    out: dict[str, dict[str, str]] = {}
-    for name, book in value_labels.items():
-        if str(name) not in attribute_names:
-            raise errors.FairauditInputError(VALUE_LABELS_UNKNOWN_ATTRIBUTE.format(
-                name=name, available=attribute_names))
-        if not isinstance(book, Mapping):
-            raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(
-                got=f"{type(book).__name__} for {str(name)!r}"))
-        clean = {}
-        for code, readable in book.items():
-            if not isinstance(readable, str) or not readable.strip():
-                raise errors.FairauditInputError(VALUE_LABEL_NOT_TEXT.format(name=str(name), code=code,
-                                                                             got=readable))
-            clean[str(code)] = readable.strip()
-        if clean:
-            out[str(name)] = clean
-    return out
-
-
-def check_metadata(metadata: Any) -> dict[str, Any]:
-    """``metadata`` checked to be a JSON-serialisable mapping; returned as a fresh copy."""
-    import json
-
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=type(metadata).__name__))
-    try:
-        return json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=f"{exc}")) from None
-
 
 def _array_blocks(array: np.ndarray, rows: int | None = None, *, raw: bool = False):
     rows = rows or BLOCK_ROWS
@@ -173,6 +117,15 @@ class EmbeddingSet:
     metadata : mapping, optional
         JSON-safe facts saved with the set (synthetic populations store
         ``"planted"``, the biases they were generated with).
+    covariates : DataFrame or mapping, optional
+        What varies per sample (age at capture, a quality score, pose,
+        illumination, capture device, a skin-tone scale), one row per sample:
+        numbers are numeric covariates, text and bool categorical ones. Unlike
+        attributes they may change between the samples of one identity.
+        Missing values are refused (see :mod:`fairaudit.data.covariates`).
+    covariate_kinds : mapping, optional
+        ``{name: "numeric" | "categorical"}`` where the values mislead, e.g. a
+        device coded 1, 2, 3 is categorical.
 
     Raises
     ------
@@ -202,6 +155,8 @@ class EmbeddingSet:
         failures: pd.DataFrame | None = None,
         value_labels: Mapping[str, Mapping[Any, str]] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        covariates: pd.DataFrame | Mapping[str, Any] | None = None,
+        covariate_kinds: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(embeddings, (np.memmap, ParquetEmbeddings)):
             # out of core: checked block by block, never loaded whole
@@ -293,6 +248,8 @@ class EmbeddingSet:
                           else failures.reset_index(drop=True).astype(str))
         self._value_labels = check_value_labels(value_labels, list(attrs.columns))
         self._metadata = check_metadata(metadata)
+        self._covariates, self._covariate_kinds = check_covariates(
+            covariates, n, taken=list(attrs.columns), kinds=covariate_kinds)
 
     # -- read-only views -------------------------------------------------
     @property
@@ -357,6 +314,41 @@ class EmbeddingSet:
         return copy.deepcopy(self._metadata)
 
     @property
+    def covariates(self) -> pd.DataFrame:
+        """A copy of the covariate table, one row per sample (numeric columns float64, categorical
+        ones str); no columns when the set has none."""
+        return self._covariates.copy()
+
+    @property
+    def covariate_kinds(self) -> dict[str, str]:
+        """``{name: "numeric" | "categorical"}`` for every covariate, in column order."""
+        return dict(self._covariate_kinds)
+
+    @property
+    def covariate_names(self) -> list[str]:
+        return list(self._covariates.columns)
+
+    def with_covariates(self, covariates: Any, *, kinds: Mapping[str, str] | None = None,
+                        replace: bool = False) -> "EmbeddingSet":
+        """A new set with ``covariates`` added to this set's (or instead of them, with
+        ``replace=True``); the embeddings are shared, not copied."""
+        new, new_kinds = check_covariates(covariates, len(self), taken=self.attribute_names, kinds=kinds)
+        if replace:
+            table, all_kinds = new, new_kinds
+        else:
+            clash = sorted(set(new.columns) & set(self._covariates.columns))
+            if clash:
+                raise errors.FairauditInputError(
+                    f"covariates {clash} are already in this set. Fix: pass replace=True to swap "
+                    "the whole covariate table, or rename the new columns.")
+            table = pd.concat([self._covariates, new], axis=1)
+            all_kinds = {**self._covariate_kinds, **new_kinds}
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        out._covariates, out._covariate_kinds = table, all_kinds
+        return out
+
+    @property
     def failures(self) -> pd.DataFrame:
         """Samples that could not be acquired, with the reason (empty when none)."""
         return self._failures.copy()
@@ -403,9 +395,10 @@ class EmbeddingSet:
 
     def __repr__(self) -> str:
         attrs = ", ".join(self.attribute_names) or "none"
+        covs = f", covariates=[{', '.join(self.covariate_names)}]" if self.covariate_names else ""
         return (
             f"EmbeddingSet(n_samples={len(self)}, n_identities={self.n_identities}, "
-            f"n_features={self.n_features}, attributes=[{attrs}])"
+            f"n_features={self.n_features}, attributes=[{attrs}]{covs})"
         )
 
     def normalized(self) -> np.ndarray:
@@ -436,6 +429,8 @@ class EmbeddingSet:
             failures=self._failures,
             value_labels=self._value_labels,
             metadata=self._metadata,
+            covariates=self._covariates.iloc[idx].reset_index(drop=True) if self.covariate_names else None,
+            covariate_kinds=self._covariate_kinds or None,
         )
 
     # -- files -----------------------------------------------------------
@@ -450,17 +445,17 @@ class EmbeddingSet:
 
     @classmethod
     def from_npy(cls, file: str | os.PathLike, *, identity: Any, attributes: Any = None, path: Any = None,
-                 failures: pd.DataFrame | None = None) -> "EmbeddingSet":
+                 failures: pd.DataFrame | None = None, **labels: Any) -> "EmbeddingSet":
         """An out-of-core set: embeddings memory-mapped from a ``.npy`` file, labels in memory.
 
         Memory is bounded by the labels (a few bytes per sample) and one block
         of rows, not by the embeddings: the verification engine streams them.
-        ``identity``, ``attributes`` and ``path`` are as for the constructor,
-        one per row of the file. The file must hold floats (float16, float32
+        ``identity``, ``attributes``, ``path`` (and ``covariates``, ``value_labels``, ...) are as
+        for the constructor, one per row of the file. The file must hold floats (float16, float32
         or float64); an error about the embeddings or labels names the file.
         """
         return _files.from_npy(cls, file, identity=identity, attributes=attributes, path=path,
-                               failures=failures)
+                               failures=failures, **labels)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, out_of_core: bool = False) -> "EmbeddingSet":

@@ -7,7 +7,7 @@ attributes change. :class:`~fairaudit.data.ScoreSet` checks its labels' text her
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -97,3 +97,64 @@ def check_identity_constant(identity: np.ndarray, attributes: pd.DataFrame) -> N
             raise errors.FairauditInputError(
                 errors.ATTRIBUTE_NOT_CONSTANT.format(column=column, identity=ident, values=values)
             )
+
+
+# --- codebook (value labels) and metadata messages
+VALUE_LABELS_NOT_MAPPING = (
+    "value_labels must map an attribute name to a mapping of value -> readable name, e.g. "
+    "{{'gender': {{'H': 'man', 'M': 'woman'}}}}; got {got}. Fix: pass a dict of dicts, or None."
+)
+VALUE_LABELS_UNKNOWN_ATTRIBUTE = (
+    "value_labels names the attribute {name!r}, which this set does not have; attributes: "
+    "{available}. Fix: label only existing attributes."
+)
+VALUE_LABEL_NOT_TEXT = (
+    "value_labels[{name!r}][{code!r}] must be a non-empty string; got {got!r}. Fix: give every "
+    "value a readable name, e.g. 'woman'."
+)
+METADATA_NOT_JSON = (
+    "metadata must be a JSON-serialisable mapping (str keys; numbers, strings, lists, dicts); got "
+    "{got}. Fix: pass e.g. {{'planted': {{...}}}}, or None."
+)
+
+
+def check_value_labels(value_labels: Any, attribute_names: list[str]) -> dict[str, dict[str, str]]:
+    """``value_labels`` checked and normalised to ``{attribute: {code: readable}}`` (all strings).
+
+    Codes need not all occur in the data (a subset may lose a group); attributes must exist.
+    """
+    if value_labels is None:
+        return {}
+    if not isinstance(value_labels, Mapping):
+        raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(got=type(value_labels).__name__))
+    out: dict[str, dict[str, str]] = {}
+    for name, book in value_labels.items():
+        if str(name) not in attribute_names:
+            raise errors.FairauditInputError(VALUE_LABELS_UNKNOWN_ATTRIBUTE.format(
+                name=name, available=attribute_names))
+        if not isinstance(book, Mapping):
+            raise errors.FairauditInputError(VALUE_LABELS_NOT_MAPPING.format(
+                got=f"{type(book).__name__} for {str(name)!r}"))
+        clean = {}
+        for code, readable in book.items():
+            if not isinstance(readable, str) or not readable.strip():
+                raise errors.FairauditInputError(VALUE_LABEL_NOT_TEXT.format(name=str(name), code=code,
+                                                                             got=readable))
+            clean[str(code)] = readable.strip()
+        if clean:
+            out[str(name)] = clean
+    return out
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` checked to be a JSON-serialisable mapping; returned as a fresh copy."""
+    import json
+
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=type(metadata).__name__))
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise errors.FairauditInputError(METADATA_NOT_JSON.format(got=f"{exc}")) from None
