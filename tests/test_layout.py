@@ -29,6 +29,7 @@ RANKS = {
     "classification": 4,
     "planning": 4,
     "systems": 4,
+    "covariates": 4,
     "reporting": 5,
     "cli": 6,
     # the built-in registrations are plugins like third-party ones: above every stage they register

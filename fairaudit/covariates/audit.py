@@ -1,0 +1,271 @@
+"""The covariate audit: FNMR and FMR per covariate bin within each group at the verification
+audit's threshold, FNMR against a numeric covariate per group, FMR heatmaps over the two samples'
+bins, and regressions that say whether a demographic gap survives the covariates."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.common import errors
+from fairaudit.common.provenance import provenance
+from fairaudit.common.seeds import resolve_rng
+from fairaudit.covariates import tables
+from fairaudit.covariates.bins import all_bins, cell_index, check_n_bins, make_bins, quantile_edges
+from fairaudit.covariates.pairs import false_matches, genuine_pairs
+from fairaudit.covariates.result import CovariateResult
+from fairaudit.data import EmbeddingSet, normalize_by
+from fairaudit.verification.grid import DEFAULT_BIN_WIDTH, DEFAULT_TILE, BinGrid
+from fairaudit.verification.small_samples import DEFAULT_MIN_IDENTITIES
+
+#: the most false matches listed for the impostor tables (16 bytes each)
+MAX_FALSE_MATCHES = 20_000_000
+#: the most joint covariate bins of the impostor regression's cells
+MAX_JOINT_BINS = 64
+
+NOT_EMBEDDINGS = ("data is a {type}; the covariate audit needs an EmbeddingSet with covariates (per-sample "
+                  "values travel with the embeddings). Fix: build one with EmbeddingSet(..., covariates=...) "
+                  "or EmbeddingSet.with_covariates(table); extract gives quality covariates.")
+NO_COVARIATES = ("the EmbeddingSet has no covariates, so there is nothing to audit by. Fix: add some with "
+                 "es.with_covariates({'age': ages, 'quality': scores}), or run extract, which measures "
+                 "image quality.")
+UNKNOWN_COVARIATE = ("covariates={value!r}: {name!r} is not a covariate of this set; covariates: {available}. "
+                     "Fix: pick from those.")
+
+
+def _check_covariates(data: EmbeddingSet, covariates: Any) -> list[str]:
+    available = data.covariate_names
+    if not available:
+        raise errors.FairauditInputError(NO_COVARIATES)
+    if covariates is None:
+        return available
+    names = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not names:
+        raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name="", available=available))
+    for name in names:
+        if name not in available:
+            raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name=name,
+                                                                      available=available))
+    if len(set(names)) != len(names):
+        raise errors.FairauditInputError(f"covariates={names!r} names a covariate twice. Fix: name each once.")
+    return names
+
+
+def covariate_audit(
+    data: EmbeddingSet,
+    *,
+    by: str | Sequence[str],
+    covariates: str | Sequence[str] | None = None,
+    threshold: Any = "eer",
+    n_bins: int = 4,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    curve_bins: int = 10,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state: int | np.random.Generator | None = 0,
+    bin_width: float = DEFAULT_BIN_WIDTH,
+    tile: int = DEFAULT_TILE,
+    progress: bool | None = None,
+    min_identities: int = DEFAULT_MIN_IDENTITIES,
+    regression: bool = True,
+) -> CovariateResult:
+    """Audit verification errors by sample-level covariate within each demographic group.
+
+    Parameters
+    ----------
+    data : EmbeddingSet
+        With covariates (``EmbeddingSet(..., covariates=...)``, or the quality measures of
+        ``extract``).
+    by : str or sequence of str
+        The grouping attribute(s), as for :func:`~fairaudit.verification_audit`.
+    covariates : str, sequence of str or None
+        The covariates to audit by (default: all of the set's).
+    threshold : as for :func:`~fairaudit.verification_audit`
+        One threshold for everything: chosen by the same policy on the same data, so the rates
+        here add up to the verification audit's (a previous result may be passed).
+    n_bins : int
+        Quantile bins per numeric covariate (ties merge bins).
+    bins : mapping, optional
+        ``{name: edges}`` for numeric covariates binned at given edges (e.g. age groups).
+    curve_bins : int
+        Quantile bins of the FNMR-against-covariate curves.
+    n_boot, ci, random_state, min_identities
+        The identity bootstrap, as for the verification audit (``n_boot=0``: no intervals).
+    bin_width, tile, progress
+        As for the verification audit.
+    regression : bool
+        Fit the regressions of false non-matches and false matches on the groups and the
+        covariates (:mod:`fairaudit.covariates.regression`; needs statsmodels).
+
+    Returns
+    -------
+    CovariateResult
+    """
+    from fairaudit.verification.audit import _check_options, verification_audit
+    from fairaudit.verification.audit_inputs import _identity_groups_from_embeddings, _progress_bar
+    from fairaudit.verification.policy import parse_threshold
+
+    start = time.perf_counter()
+    if not isinstance(data, EmbeddingSet):
+        raise errors.FairauditInputError(NOT_EMBEDDINGS.format(type=type(data).__name__))
+    names_cov = _check_covariates(data, covariates)
+    by_t = normalize_by(by, data.attribute_names)
+    n_bins = check_n_bins(n_bins)
+    curve_bins = check_n_bins(curve_bins)
+    _check_options(0.5, n_boot, ci, bin_width, tile)
+    policy = parse_threshold(threshold)
+    rng = resolve_rng(random_state)
+    kinds = data.covariate_kinds
+    table = data.covariates
+    cov_bins = all_bins({c: (kinds[c], table[c].to_numpy()) for c in names_cov}, n_bins=n_bins, bins=bins)
+
+    verification = verification_audit(data, by=by_t, threshold=threshold, n_boot=0, n_perm=0,
+                                      bin_width=bin_width, tile=tile, progress=progress,
+                                      min_identities=min_identities)
+    thr = float(verification.threshold)
+    origin = policy.value if policy.kind == "fixed" else 0.0
+    grid = BinGrid.around(origin, float(bin_width))
+    edges = grid.edges()
+    k_op = int(np.argmin(np.abs(edges - thr)))
+    names, ident, groups = _identity_groups_from_embeddings(data, by_t)
+    labels = groups.labels
+    G = groups.n_groups
+    ident_group = groups.codes
+    # identity -> (group, position in its group), and in the concatenated weights
+    local = np.zeros(len(names), dtype=np.int64)
+    offsets = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        members = np.flatnonzero(ident_group == g)
+        local[members] = np.arange(members.size)
+        offsets[g + 1] = offsets[g] + members.size
+    position = offsets[ident_group] + local
+    weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
+    all_weights = np.hstack(weights) if weights is not None else None
+    notes: list[str] = []
+
+    gen = genuine_pairs(data.normalized(), ident)
+    fnm = gen.score < thr
+    gen_group = ident_group[gen.identity]
+
+    n_fm_expected = int(round(float(verification.overall["fmr"]) * float(verification.overall["n_impostor"])))
+    fm_a = fm_b = None
+    if n_fm_expected > MAX_FALSE_MATCHES:
+        notes.append(f"The threshold accepts {n_fm_expected:,} impostor comparisons, more than the "
+                     f"{MAX_FALSE_MATCHES:,} the FMR tables list: no FMR by covariate. Use a stricter threshold "
+                     "(an FMR target) for them.")
+    else:
+        n = len(data)
+        bar = _progress_bar(n * (n + 1) // 2, progress, "impostor pairs (covariates)")
+        try:
+            fm_a, fm_b = false_matches(data, ident, ident_group, grid, k_op, tile=int(tile),
+                                       progress=None if bar is None else bar.update)
+        finally:
+            if bar is not None:
+                bar.close()
+        if fm_a.size != n_fm_expected:  # the same tiles and decisions: this cannot differ
+            raise RuntimeError(f"covariate pass found {fm_a.size} false matches, the audit {n_fm_expected}")
+
+    fnmr_rows: list[dict] = []
+    fmr_rows: list[dict] = []
+    cell_frames: list[pd.DataFrame] = []
+    curve_rows: list[dict] = []
+    ci_f, min_ids = float(ci), int(min_identities)
+    scopes = [(g, labels[g]) for g in range(G)] + [(None, None)]
+
+    def genuine_scope(g, pair_bin, n_out, out_labels, covariate, pairing, sink):
+        if g is None:
+            sel = np.ones(len(gen.identity), dtype=bool)
+            ids, m, w = position[gen.identity], int(offsets[-1]), all_weights
+        else:
+            sel = gen_group == g
+            ids, m, w = local[gen.identity[sel]], int(offsets[g + 1] - offsets[g]), (
+                None if weights is None else weights[g])
+        sink += tables.genuine_rates(ids, pair_bin[sel], fnm[sel], m, n_out, w,
+                                     covariate=covariate, pairing=pairing, group=labels[g] if g is not None else None,
+                                     labels=out_labels, ci=ci_f, min_identities=min_ids)
+
+    for name in names_cov:
+        cb = cov_bins[name]
+        pair_labels = cb.pair_labels()
+        lower = cb.pair_codes(gen.a, gen.b)
+        for g, _ in scopes:
+            genuine_scope(g, lower, len(pair_labels), pair_labels, name, "lower", fnmr_rows)
+        if cb.kind == "numeric":
+            gap = np.abs(cb.values[gen.a] - cb.values[gen.b])
+            if gen.a.size and np.ptp(gap) > 0:
+                gb = make_bins(f"{name} gap", "numeric", gap, n_bins=n_bins)
+                for g, _ in scopes:
+                    genuine_scope(g, gb.codes, gb.n_bins, gb.labels, name, "gap", fnmr_rows)
+            low_vals = np.minimum(cb.values[gen.a], cb.values[gen.b])
+            if gen.a.size:
+                cedges = quantile_edges(low_vals, curve_bins)
+                cbins = make_bins(name, "numeric", low_vals, n_bins=curve_bins, edges=cedges if cedges.size > 1
+                                  and np.ptp(cedges) > 0 else None)
+                rows: list[dict] = []
+                for g, _ in scopes:
+                    genuine_scope(g, cbins.codes, cbins.n_bins, cbins.labels, name, "lower", rows)
+                medians = pd.Series(low_vals).groupby(cbins.codes).median()
+                for row in rows:
+                    row["x"] = float(medians.get(row["bin_code"], np.nan))
+                curve_rows += rows
+        if fm_a is None:
+            continue
+        cidx = cell_index(cb.n_bins)
+        cell_of = cidx[cb.codes[fm_a], cb.codes[fm_b]]
+        c2b = cb.cell_to_pair()
+        ia, ib = ident[fm_a], ident[fm_b]
+        for g, label in scopes:
+            if g is None:
+                counts = np.zeros((int(offsets[-1]), cb.n_bins))
+                np.add.at(counts, (position[ident], cb.codes), 1.0)
+                a_, b_, cells, w = position[ia], position[ib], cell_of, all_weights
+            else:
+                keep = (ident_group[ia] == g) & (ident_group[ib] == g)
+                mine = ident_group[ident] == g
+                counts = np.zeros((int(offsets[g + 1] - offsets[g]), cb.n_bins))
+                np.add.at(counts, (local[ident[mine]], cb.codes[mine]), 1.0)
+                a_, b_, cells, w = local[ia[keep]], local[ib[keep]], cell_of[keep], (
+                    None if weights is None else weights[g])
+            rows, cells_df = tables.impostor_rates(counts, a_, b_, cells, c2b, len(pair_labels), w, covariate=name,
+                                                   group=label, labels=pair_labels, ci=ci_f, min_identities=min_ids)
+            fmr_rows += rows
+            cells_df["bin_a_label"] = [cb.labels[k] for k in cells_df["bin_a"]]
+            cells_df["bin_b_label"] = [cb.labels[k] for k in cells_df["bin_b"]]
+            cell_frames.append(cells_df)
+
+    models = None
+    if regression:
+        from fairaudit.covariates.models import fit_models
+
+        models, model_notes = fit_models(
+            gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins, kinds=kinds,
+            ident=ident, ident_group=ident_group, fm=(fm_a, fm_b), max_joint_bins=MAX_JOINT_BINS, ci=ci_f)
+        notes += model_notes
+
+    def frame(rows, extra=()):
+        return pd.DataFrame(rows, columns=list(tables.RATE_TABLE_COLUMNS) + list(extra))
+
+    params = {
+        "by": list(by_t), "covariates": names_cov, "covariate_kinds": {c: kinds[c] for c in names_cov},
+        "threshold": verification.params["threshold"], "n_bins": n_bins, "curve_bins": curve_bins,
+        "bins": {c: list(cov_bins[c].edges) for c in names_cov if cov_bins[c].kind == "numeric"},
+        "n_boot": int(n_boot), "ci": ci_f, "min_identities": min_ids,
+        "random_state": random_state if isinstance(random_state, (int, type(None))) else "Generator",
+        "bin_width": float(bin_width), "tile": int(tile),
+        "bootstrap": "identities resampled with replacement within each group, percentile intervals "
+                     "(Clopper-Pearson on an effective sample size where a bin is small)",
+        "value_labels": {k: v for k, v in data.value_labels.items() if k in by_t},
+    }
+    return CovariateResult(
+        threshold=thr, policy=verification.policy, by=by_t, groups=list(labels),
+        fnmr=frame(fnmr_rows), fmr=frame(fmr_rows),
+        fmr_cells=(pd.concat(cell_frames, ignore_index=True) if cell_frames else
+                   pd.DataFrame(columns=list(tables.CELL_COLUMNS))),
+        fnmr_curve=frame(curve_rows, ("x",)), models=models,
+        by_group=verification.by_group[["label", "n_identities", "n_genuine", "n_impostor", "fmr", "fnmr"]].copy(),
+        params=params, provenance=provenance(elapsed_s=time.perf_counter() - start),
+        notes=verification.notes + notes,
+    )
