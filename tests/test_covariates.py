@@ -219,3 +219,18 @@ def test_covariates_survive_files_and_subsets(tmp_path, es):
     with pytest.raises(FairauditInputError, match="already in this set"):
         es.with_covariates({"age": np.zeros(len(es))})
     assert es.with_covariates({"age": np.ones(len(es))}, replace=True).covariate_names == ["age"]
+
+
+def test_every_figure_draws_with_hostile_labels(tmp_path):
+    from fairaudit.covariates import plots
+
+    es = _population(group_names=("cost $5 and $", "B"), levels=("$\\undefinedmacro{x}$", "q"))
+    r = covariate_audit(es, by="g", threshold=THRESHOLD, n_boot=20, regression=False)
+    paths = plots.save_all(r, tmp_path)
+    assert len(paths) == len(plots.figures(r)) >= 10 and all(p.stat().st_size > 1000 for p in paths)
+    fig = plots.rates_by_bin(r, "device")
+    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "cost \\$5 and \\$" in texts  # escaped: drawn literally
+    with pytest.raises(FairauditInputError, match="was not audited"):
+        plots.fmr_heatmap(r, "height")
