@@ -234,3 +234,34 @@ def test_every_figure_draws_with_hostile_labels(tmp_path):
     assert "cost \\$5 and \\$" in texts  # escaped: drawn literally
     with pytest.raises(FairauditInputError, match="was not audited"):
         plots.fmr_heatmap(r, "height")
+
+
+def test_cli_covariates_writes_json_plots_and_refuses_bad_input(tmp_path, es, capsys):
+    from fairaudit.cli import main
+
+    data = es.save(tmp_path / "pop.npz")
+    out = tmp_path / "r.json"
+    assert main(["covariates", str(data), "--by", "g", "--threshold", str(THRESHOLD), "--n-boot", "20",
+                 "--no-regression", "--json", str(out), "--plots", str(tmp_path / "plots")]) == 0
+    back = CovariateResult.from_json(out)
+    assert back.covariates == ["quality", "age", "device"]
+    assert len(list((tmp_path / "plots").glob("*.png"))) >= 10
+    assert "FNMR by quality" in capsys.readouterr().out
+    # covariates from a CSV, matched by row order; a numeric-looking device declared categorical
+    plain = fairaudit.EmbeddingSet(es.embeddings, identity=es.identity, attributes=es.attributes)
+    bare = plain.save(tmp_path / "plain.npz")
+    table = es.covariates.assign(device=np.where(es.covariates["device"] == "p", 1, 2))
+    table.to_csv(tmp_path / "cov.csv", index=False)
+    assert main(["covariates", str(bare), "--by", "g", "--covariates-csv", str(tmp_path / "cov.csv"),
+                 "--categorical", "device", "--n-boot", "0", "--no-regression", "--json", str(out)]) == 0
+    assert CovariateResult.from_json(out).params["covariate_kinds"]["device"] == "categorical"
+    table.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    for argv, message in [
+        (["covariates", str(bare), "--by", "g"], "has no covariates"),
+        (["covariates", str(bare), "--by", "g", "--covariates-csv", str(tmp_path / "short.csv")],
+         f"has {len(es) - 1} rows but DATA has {len(es)} samples"),
+        (["covariates", str(data), "--by", "g", "--bins", "age=x"], "must be NAME=EDGE,EDGE"),
+        (["covariates", str(data), "--by", "g", "--covariate", "height"], "'height' is not a covariate"),
+    ]:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

@@ -191,6 +191,10 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
 
     add_plan_parser(sub, _seed)
 
+    from fairaudit.cli.covariates import add_covariates_parser
+
+    add_covariates_parser(sub, _seed)
+
     # plugins add their own commands (e.g. 'fairaudit study diveface')
     if plugin_commands:
         from fairaudit.plugins import plugin_manager

@@ -20,13 +20,14 @@ def _block(frame: pd.DataFrame, covariate: str, pairing: str, title: str) -> lis
     if part.empty:
         return []
     key = [None if pd.isna(g) else str(g) for g in part["group"]]
-    groups = list(dict.fromkeys(key))
-    part = part.assign(_key=key)
-    rows = []
-    for code, sub in part.groupby("bin_code", sort=True):
-        cells = {r["_key"]: _rate(r["rate"], r["ci_low"], r["ci_high"], r["below_rule_of_30"])
-                 for _, r in sub.iterrows()}
-        rows.append([str(sub["bin"].iloc[0])] + [cells.get(g, "") for g in groups])
+    groups = [g for g in dict.fromkeys(key) if g is not None] + ([None] if None in key else [])
+    cells: dict[int, dict] = {}
+    names: dict[int, str] = {}
+    for k, (_, r) in zip(key, part.iterrows()):
+        code = int(r["bin_code"])
+        names[code] = str(r["bin"])
+        cells.setdefault(code, {})[k] = _rate(r["rate"], r["ci_low"], r["ci_high"], r["below_rule_of_30"])
+    rows = [[names[c]] + [cells[c].get(g, "") for g in groups] for c in sorted(cells)]
     header = [title] + ["everyone" if g is None else str(g) for g in groups]
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
