@@ -34,6 +34,8 @@ _LAZY = {
     "IdentificationResult": ("fairaudit.identification.result", "IdentificationResult"),
     "compare_systems": ("fairaudit.systems.compare", "compare_systems"),
     "SystemComparison": ("fairaudit.systems.result", "SystemComparison"),
+    "covariate_audit": ("fairaudit.covariates.audit", "covariate_audit"),
+    "CovariateResult": ("fairaudit.covariates.result", "CovariateResult"),
     "ClassificationResult": ("fairaudit.classification.result", "ClassificationResult"),
     "mitigate_classifier": ("fairaudit.classification.mitigation", "mitigate_classifier"),
     "MitigationResult": ("fairaudit.classification.mitigation_result", "MitigationResult"),
