@@ -132,7 +132,23 @@ def _check_compare_systems(out: Path, stdout: str) -> None:
     assert photos.differences.loc[photos.differences["scope"] == "group", "p_value"].isna().all()
 
 
+def _check_covariates(out: Path, stdout: str) -> None:
+    for name in ("covariates_explained.json", "covariates_direct.json", "covariates_direct_quality_fnmr_curve.png",
+                 "covariates_explained_age_fmr_heatmap.png"):
+        assert (out / name).is_file(), name
+    # the regression tells the planted gap that quality explains from the one that remains
+    assert re.search(r"N vs A: odds ratio [\d.]+ before, [\d.]+ \[[\d.]+, [\d.]+\] after adjustment: the gap "
+                     r"does not survive the covariates", stdout)
+    assert re.search(r"after adjustment: the gap survives the covariates", stdout)
+    from fairaudit import CovariateResult
+
+    explained = CovariateResult.from_json(out / "covariates_explained.json")
+    fnmr = explained.table("fnmr", "quality")["N"].to_numpy()
+    assert fnmr[0] > fnmr[-1]  # FNMR falls with quality
+
+
 CHECKS = {
+    "covariates.py": _check_covariates,
     "compare_systems.py": _check_compare_systems,
     "plan_sample_size.py": _check_plan_sample_size,
     "verify_own_embeddings.py": _check_verify_own_embeddings,

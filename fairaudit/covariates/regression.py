@@ -1,12 +1,10 @@
 """Does the gap survive? Logistic regressions of verification errors on group and covariates.
 
-:func:`gap_models` fits two binomial GLMs (logit link) to a table of pairs: *unadjusted* (group only)
-and *adjusted* (group + covariates), and reports each group's odds ratio against a reference group
-before and after adjustment. Genuine pairs come one row per pair with a 0/1 false non-match and
-identity-clustered (CRV1) standard errors; impostor comparisons come aggregated (false matches out of
-``trials`` per cell) with a quasi-binomial scale. The module is pure: tables in, tables out.
-Design matrices are built here with numpy (never a formula from user strings); statsmodels is
-imported inside the functions.
+:func:`gap_models` fits two binomial GLMs (logit link) to a table of pairs, *unadjusted* (group only) and
+*adjusted* (group + covariates), and reports each group's odds ratio against a reference group before and after
+adjustment. Genuine pairs: one row per pair, a 0/1 false non-match, identity-clustered (CRV1) standard errors.
+Impostor comparisons: false matches out of ``trials`` per cell, quasi-binomial scale. Pure (tables in, tables
+out); design matrices are built with numpy, never from a formula of user strings; statsmodels is imported lazily.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ DUPLICATE_COLUMN = "pairs has several columns named {value!r} ({name}). Fix: giv
 NOT_A_LIST = ("covariates must be a list of column names; got {value!r}. Fix: pass e.g. covariates=['quality'] "
               "(or [] for none).")
 ROLE_CLASH = "covariates lists {value!r}, which is also the {role} column. Fix: remove it from covariates."
-REPEATED = "covariates lists {value!r} more than once. Fix: list every covariate once."
 MISSING_VALUES = ("column {value!r} ({name}) has {count} missing value(s) (first rows: {rows}). Fix: fill them or "
                   "drop those rows before the regression; fairaudit never drops rows silently.")
 NOT_BINARY = ("outcome={value!r} must be 0/1 for genuine pairs (1 = false non-match); got the values {got}. Fix: "
@@ -46,14 +43,14 @@ DEGENERATE_REFERENCE = ("reference={value!r} has {what} among its {n} {unit}, so
                         "estimated. Fix: pass a group with both outcomes (e.g. {suggest!r}) or reference=None.")
 BAD_KIND = ("kinds[{column!r}]={value!r} must be 'numeric' or 'categorical'. Fix: pass kinds={{{column!r}: "
             "'numeric'}} or leave the column out of kinds to infer it from its dtype.")
-KIND_NOT_COVARIATE = "kinds names {value!r}, which is not in covariates ({covariates}). Fix: add it or drop it from kinds."
+KIND_NOT_COVARIATE = "kinds names {value!r}, not in covariates ({covariates}). Fix: add it or drop it from kinds."
 NOT_NUMERIC = ("covariate {value!r} is declared numeric but holds {dtype} values (e.g. {example!r}). Fix: convert "
                "it with pd.to_numeric, or set kinds[{value!r}]='categorical'.")
 NOT_FINITE = "numeric covariate {value!r} has {count} infinite value(s) (first rows: {rows}). Fix: clip or drop them."
 BAD_ALPHA = "alpha={value!r} must be a number in (0, 1). Fix: pass e.g. alpha=0.05 for 95 % intervals."
 CLUSTER_WITH_TRIALS = ("cluster={value!r} cannot be used with trials={trials!r}: aggregated cells mix identities. "
                        "Fix: pass cluster=None (quasi-binomial intervals), or one 0/1 row per pair without trials.")
-ONE_CLUSTER = "cluster={value!r} has a single value; clustered errors need at least 2 identities. Fix: check the column."
+ONE_CLUSTER = "cluster={value!r} has a single value; clustering needs at least 2 identities. Fix: check the column."
 
 _DIVERGED_COEF, _DIVERGED_SE = 15.0, 25.0  # |log-odds| or SE beyond these on standardised terms: separation
 _NO_GAP = math.log(1.05)  # |log OR| below this: no gap to explain
@@ -71,12 +68,11 @@ class GapModels(ResultOutput):
     Attributes
     ----------
     coefficients : DataFrame
-        One row per non-intercept term of each model. Columns: ``model`` ('unadjusted' or 'adjusted'),
-        ``term`` (the group column or a covariate), ``level`` (group or category; '' for numeric),
-        ``per`` (what the odds ratio compares: "vs group 'A'", "vs level 'x'", or "per 1 SD (= s)"
-        for standardised numeric covariates), ``log_odds``, ``std_error`` (log-odds scale),
-        ``odds_ratio``, ``ci_low``, ``ci_high`` (Wald, normal quantiles), ``p_value``, ``estimable``
-        (False: values are NaN, see ``note``) and ``note``.
+        One row per non-intercept term of each model. Columns: ``model`` ('unadjusted' or 'adjusted'), ``term``
+        (the group column or a covariate), ``level`` (group or category; '' for numeric), ``per`` (what the odds
+        ratio compares: "vs group 'A'", "vs level 'x'", or "per 1 SD (= s)" for standardised numeric covariates),
+        ``log_odds``, ``std_error`` (log-odds scale), ``odds_ratio``, ``ci_low``, ``ci_high`` (Wald, normal
+        quantiles), ``p_value``, ``estimable`` (False: values are NaN, see ``note``) and ``note``.
     gaps : DataFrame
         One row per group other than the reference: ``group``, ``reference``, ``or_unadjusted``,
         ``ci_low_unadjusted``, ``ci_high_unadjusted``, ``p_unadjusted``, the same four ``*_adjusted``,
@@ -89,14 +85,10 @@ class GapModels(ResultOutput):
         Plain-language warnings: dropped covariates, separation, zero events, convergence, ...
     n, n_rows, n_clusters : int
         Pairs (or comparisons) and table rows in the fits, and identities (0 when not clustered).
-    reference : str
-        The reference group.
+    reference, kind, event : str
+        The reference group; 'genuine' (0/1 rows) or 'impostor' (counts); the outcome in words.
     covariates : list of str
-        The covariates kept in the adjusted model.
-    kind : str
-        'genuine' (0/1 rows, clustered) or 'impostor' (aggregated counts, quasi-binomial).
-    event : str
-        The outcome in words ('false non-match' or 'false match').
+        The covariates kept in the adjusted model (``labels`` maps them to words for sentences).
     alpha : float
         Intervals are ``100 (1 - alpha)`` %.
     dispersion : dict
@@ -120,45 +112,48 @@ class GapModels(ResultOutput):
 
     def sentences(self) -> list[str]:
         """The gaps in plain English: before, after, the share explained, and what the model cannot say."""
-        ci = f"{100 * (1 - self.alpha):g} % CI"
+        ci, ev, ref, out = f"{100 * (1 - self.alpha):g} % CI", self.event, self.reference, []
         names = [self.labels.get(c, str(c).replace("_", " ")) for c in self.covariates]
-        adj = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names) or "nothing"
-        ev, ref, out = self.event, self.reference, []
+        adj = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         for r in self.gaps.itertuples(index=False):
             if not np.isfinite(r.or_unadjusted):
-                out.append(f"The odds of a {ev} in group '{r.group}' cannot be compared with group '{ref}': "
-                           f"{r.note}.")
+                out.append(f"The odds of a {ev} in group '{r.group}' cannot be compared with group '{ref}': {r.note}.")
                 continue
-            s = (f"Before adjustment, the odds of a {ev} in group '{r.group}' are {_x(r.or_unadjusted)}x those "
-                 f"in group '{ref}' ({ci} {_x(r.ci_low_unadjusted)}-{_x(r.ci_high_unadjusted)}).")
-            if not np.isfinite(r.or_adjusted):
-                out.append(s + f" After adjusting for {adj} the odds ratio is not estimable: {r.note}.")
-                continue
-            share = _share(r.explained, r.note)
-            if r.ci_low_adjusted > 1 or r.ci_high_adjusted < 1:
+            s = (f"Before adjustment, the odds of a {ev} in group '{r.group}' are {_x(r.or_unadjusted)}x those in "
+                 f"group '{ref}' ({ci} {_x(r.ci_low_unadjusted)}-{_x(r.ci_high_unadjusted)}).")
+            before = (r.ci_low_unadjusted > 1) - (r.ci_high_unadjusted < 1)  # +1 / -1: clear gap, 0: none
+            after = (r.ci_low_adjusted > 1) - (r.ci_high_adjusted < 1) if np.isfinite(r.or_adjusted) else None
+            share = _share(r.explained, r.note) if names else ""
+            tail = f"; {share}." if share else "."
+            if not names:
+                s += " No covariate was adjusted for."
+            elif after is None:
+                s += f" After adjusting for {adj} the odds ratio is not estimable: {r.note}."
+            elif after and after == before:
                 s += (f" After adjusting for {adj}, the gap remains ({_x(r.or_adjusted)}x, {ci} "
-                      f"{_x(r.ci_low_adjusted)}-{_x(r.ci_high_adjusted)})" + (f"; {share}." if share else "."))
+                      f"{_x(r.ci_low_adjusted)}-{_x(r.ci_high_adjusted)}){tail}")
+            elif after:
+                s += (f" After adjusting for {adj} they are {_x(r.or_adjusted)}x ({ci} {_x(r.ci_low_adjusted)}-"
+                      f"{_x(r.ci_high_adjusted)}), an interval that excludes no difference{tail}")
             else:
                 s += (f" After adjusting for {adj} they are {_x(r.or_adjusted)}x ({_x(r.ci_low_adjusted)}-"
-                      f"{_x(r.ci_high_adjusted)}), an interval that includes no difference"
-                      + (f": {share}." if share else "."))
-            if r.ci_low_unadjusted <= 1 <= r.ci_high_unadjusted:
+                      f"{_x(r.ci_high_adjusted)}), an interval that includes no difference" + (f": {share}." if share
+                                                                                              else "."))
+            if not before:
                 s += " The unadjusted gap itself is not statistically distinguishable from none."
             out.append(s)
-        out.append(f"These are associations in this data, not causal effects: the adjusted model holds only {adj} "
-                   "fixed. It does not control for anything unmeasured (capture conditions, enrolment practice, "
-                   "other covariates), and a covariate that itself differs because of group membership may carry "
-                   "part of the gap rather than explain it away. The share explained is a log-odds summary; "
-                   "odds ratios are not collapsible, so it is indicative, not an exact decomposition.")
-        if self.kind == "genuine" and self.n_clusters:
-            out.append(f"Intervals are Wald intervals with standard errors clustered by identity "
-                       f"({self.n_clusters} identities, {self.n} pairs).")
-        elif self.kind == "genuine":
-            out.append("Intervals are model-based and not identity-clustered: pairs sharing a person are "
-                       "treated as independent, so the intervals may be too narrow.")
+        out.append(f"These are associations in this data, not causal effects: the adjusted model holds "
+                   f"{'only ' + adj if names else 'no covariate'} fixed. It does not control for anything unmeasured "
+                   "(capture conditions, enrolment practice, other covariates), and a covariate that itself differs "
+                   "because of group membership may carry part of the gap rather than explain it away. The share "
+                   "explained is a log-odds summary; odds ratios are not collapsible, so it is indicative only.")
+        if self.kind == "impostor":
+            out.append("Intervals use a quasi-binomial scale and are not identity-clustered: comparisons sharing a "
+                       "person are treated as independent apart from that overall scale.")
         else:
-            out.append("Intervals use a quasi-binomial scale and are not identity-clustered: comparisons sharing "
-                       "a person are treated as independent apart from that overall scale.")
+            out.append(f"Intervals are Wald intervals with standard errors clustered by identity ({self.n_clusters} "
+                       f"identities, {self.n} pairs)." if self.n_clusters else "Intervals are model-based and not "
+                       "identity-clustered: pairs of one person are treated as independent, so may be too narrow.")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,16 +172,14 @@ class GapModels(ResultOutput):
         if data.get("kind") != "gap_models":
             raise FairauditInputError(f"data has kind={data.get('kind')!r}, expected 'gap_models'. Fix: pass "
                                       "the JSON written by GapModels.to_json().")
+        tables = {k: frame_from_dict(data[k]) for k in ("coefficients", "gaps", "groups")}
+        plain = {k: data[k] for k in ("notes", "n", "n_rows", "n_clusters", "reference", "covariates", "event",
+                                      "alpha", "labels")}
         disp = {k: (math.nan if v is None else float(v)) for k, v in data["dispersion"].items()}
-        return cls(coefficients=frame_from_dict(data["coefficients"]), gaps=frame_from_dict(data["gaps"]),
-                   groups=frame_from_dict(data["groups"]), notes=list(data["notes"]), n=int(data["n"]),
-                   n_rows=int(data["n_rows"]), n_clusters=int(data["n_clusters"]), reference=data["reference"],
-                   covariates=list(data["covariates"]), kind=data["side"], event=data["event"],
-                   alpha=float(data["alpha"]), dispersion=disp, labels=dict(data.get("labels", {})))
+        return cls(**tables, **plain, kind=data["side"], dispersion=disp)
 
 
-def _x(v: float) -> str:
-    """An odds ratio for a sentence: 12, 2.9, 0.45."""
+def _x(v: float) -> str:  # an odds ratio for a sentence: 12, 2.9, 0.45
     return f"{v:.0f}" if v >= 9.95 else f"{v:.1f}" if v >= 0.95 else f"{v:.2g}"
 
 
@@ -200,8 +193,9 @@ def _share(explained: float, note: str) -> str:
     return f"the covariates account for about {100 * explained:.0f} % of the gap on the log-odds scale"
 
 
-def _plural(word: str) -> str:
-    return word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+def _nan_row(model: str, term: str, level: str, per: str, note: str) -> dict:
+    return dict(model=model, term=term, level=level, per=per, **dict.fromkeys(_COEF_COLUMNS[4:10], math.nan),
+                estimable=False, note=note)
 
 
 def _rows(mask: np.ndarray) -> str:
@@ -217,35 +211,32 @@ def gap_models(pairs: pd.DataFrame, *, outcome: str, group: str, covariates: Seq
     Parameters
     ----------
     pairs : DataFrame
-        Without ``trials``: one row per genuine pair. With ``trials``: one row per impostor cell
-        (e.g. group x covariate bin), holding counts.
+        Without ``trials``: one row per genuine pair. With ``trials``: one row per impostor cell (e.g. group x
+        covariate bin) holding counts.
     outcome : str
         Column: 0/1 false non-match (genuine), or the number of false matches in the cell (impostor).
     group : str
         Column of demographic group labels (any text; compared as ``str``).
     covariates : list of str
         Columns to adjust for. Numeric ones are standardised (mean 0, SD 1 with ``ddof=0``, weighted by
-        ``trials`` on the impostor side) so their odds ratios are per SD; categorical ones become
-        treatment-coded dummies against their most frequent level. Constant or collinear columns are
-        dropped with a note.
+        ``trials`` on the impostor side): their odds ratios are per SD. Categorical ones become treatment dummies
+        against their most frequent level. Constant or collinear columns are dropped with a note.
     cluster : str, optional
-        Column of the identity of each genuine pair: standard errors are cluster-robust (CRV1,
+        Identity column of the genuine pairs: standard errors are cluster-robust (CRV1, statsmodels
         ``cov_type='cluster'``). Without it they are model-based, with a note. Not allowed with ``trials``.
     kinds : dict, optional
-        ``{covariate: 'numeric' | 'categorical'}``; covariates not listed are inferred (numeric dtype,
-        other than bool, means numeric).
+        ``{covariate: 'numeric' | 'categorical'}``; unlisted covariates: numeric dtype (not bool) is numeric.
     reference : str, optional
-        Reference group; by default the estimable group with the most identities (genuine) or
-        comparisons (impostor).
+        Reference group; default: the estimable group with the most identities (genuine; rows without
+        ``cluster``) or comparisons (impostor).
     trials : str, optional
-        Column of the number of comparisons per cell; switches to the impostor (aggregated) model:
-        binomial GLM on the counts with the Pearson chi2 / df scale (quasi-binomial).
+        Column of comparisons per cell; switches to the impostor model: binomial GLM on the proportions with the
+        counts as weights and the Pearson chi2 / df scale (quasi-binomial).
     alpha : float
         Intervals are ``100 (1 - alpha)`` % Wald intervals (normal quantiles).
-    event : str, optional
-        The outcome in words for :meth:`GapModels.sentences`; default 'false non-match' or 'false match'.
-    labels : dict, optional
-        Covariate names for sentences (default: the column name with '_' as spaces).
+    event, labels : optional
+        Words for :meth:`GapModels.sentences`: the outcome (default 'false non-match' / 'false match') and
+        ``{covariate: name}`` (default: the column name with '_' as spaces).
 
     Returns
     -------
@@ -254,48 +245,42 @@ def gap_models(pairs: pd.DataFrame, *, outcome: str, group: str, covariates: Seq
     Raises
     ------
     FairauditInputError
-        No rows, a missing column or missing values, outcome not 0/1 (or counts outside 0..trials),
-        a single group, an unknown or degenerate ``reference``, bad ``kinds`` or ``alpha``.
+        No rows, a missing column or value, outcome not 0/1 (or counts outside 0..trials), a single group, an
+        unknown or degenerate ``reference``, bad ``kinds`` or ``alpha``.
     """
     y, m, g, clusters, covs, kinds_ = _validate(pairs, outcome, group, covariates, cluster, kinds, trials, alpha)
-    genuine, notes = trials is None, []
+    genuine, notes, unit = trials is None, [], "pairs" if trials is None else "comparisons"
     keep = m > 0
     if not keep.all():
         notes.append(f"{int((~keep).sum())} row(s) with trials = 0 hold no comparison and were left out.")
-    labels_all = sorted(set(g[keep]))
-    stats = []
-    for lab in labels_all:
-        s = keep & (g == lab)
-        ev, tot = float(y[s].sum()), float(m[s].sum())
-        ncl = len(np.unique(clusters[s])) if clusters is not None else 0
-        status = "no events" if ev == 0 else "all events" if ev == tot else "ok"
-        stats.append({"group": lab, "n_rows": int(s.sum()), "n": int(tot), "events": int(ev), "rate": ev / tot,
-                      "n_clusters": ncl, "status": status})
-    groups = pd.DataFrame(stats, columns=_GROUP_COLUMNS)
+    cells = pd.DataFrame({"group": g, "y": y, "m": m, "c": clusters if clusters is not None else -1})[keep]
+    groups = cells.groupby("group", sort=True).agg(n_rows=("y", "size"), n=("m", "sum"), events=("y", "sum"),
+                                                  n_clusters=("c", "nunique")).reset_index().astype(
+        {"n": np.int64, "events": np.int64, "group": str})
+    groups["rate"], groups["n_clusters"] = groups.events / groups.n, groups.n_clusters * (clusters is not None)
+    groups["status"] = np.where(groups.events == 0, "no events",
+                                np.where(groups.events == groups.n, "all events", "ok"))
+    groups, labels_all = groups[_GROUP_COLUMNS], list(groups.group)
     if len(groups) < 2:
         raise FairauditInputError(ONE_GROUP.format(value=group, groups=", ".join(map(repr, labels_all))))
     ok = groups[groups.status == "ok"]
-    size = "n_clusters" if clusters is not None else "n"
-    if reference is not None:
-        reference = str(reference)
-        if reference not in labels_all:
-            raise FairauditInputError(UNKNOWN_REFERENCE.format(value=reference, column=group,
-                                                               groups=", ".join(map(repr, labels_all))))
-        row = groups[groups.group == reference].iloc[0]
-        if row.status != "ok":
-            best = ok.sort_values([size, "group"], ascending=[False, True]).group
-            raise FairauditInputError(DEGENERATE_REFERENCE.format(
-                value=reference, what=f"only {'correct decisions' if row.status == 'no events' else 'errors'}",
-                n=row.n, unit="pairs" if genuine else "comparisons", suggest=best.iloc[0] if len(best) else None))
-    elif len(ok):
-        reference = str(ok.sort_values([size, "n", "group"], ascending=[False, False, True]).group.iloc[0])
-    else:
-        reference = str(groups.sort_values([size, "group"], ascending=[False, True]).group.iloc[0])
+    ranked = (ok if len(ok) else groups).sort_values(["n_clusters" if clusters is not None else "n", "n", "group"],
+                                                     ascending=[False, False, True]).group
+    if reference is not None and str(reference) not in labels_all:
+        raise FairauditInputError(UNKNOWN_REFERENCE.format(value=reference, column=group,
+                                                           groups=", ".join(map(repr, labels_all))))
+    reference = str(reference) if reference is not None else str(ranked.iloc[0])
+    row = groups[groups.group == reference].iloc[0]
+    if row.status != "ok" and len(ok):  # an explicit reference without both outcomes
+        raise FairauditInputError(DEGENERATE_REFERENCE.format(
+            value=reference, what=f"only {'correct decisions' if row.status == 'no events' else 'errors'}",
+            n=row.n, unit=unit, suggest=ranked.iloc[0]))
     groups.loc[groups.group == reference, "status"] = "reference"
     ev_name = event or ("false non-match" if genuine else "false match")
-    bad = {r.group: (f"group '{r.group}' has {'no' if r.status == 'no events' else 'only'} {_plural(ev_name)} among "
-                     f"its {r.n} {'pairs' if genuine else 'comparisons'}, so its odds ratio is not estimable "
-                     f"(it would be {'0' if r.status == 'no events' else 'infinite'}) and its rows are left out")
+    evs = ev_name + ("es" if ev_name.endswith(("s", "ch", "x")) else "s")
+    bad = {r.group: (f"group '{r.group}' has {'no' if r.status == 'no events' else 'only'} {evs} among its {r.n} "
+                     f"{unit}, so its odds ratio is not estimable (it would be "
+                     f"{'0' if r.status == 'no events' else 'infinite'}) and its rows are left out")
            for r in groups.itertuples() if r.status in ("no events", "all events")}
     notes.extend(b + "." for b in bad.values())
     estimable = [lab for lab in labels_all if lab not in bad and lab != reference]
@@ -303,25 +288,23 @@ def gap_models(pairs: pd.DataFrame, *, outcome: str, group: str, covariates: Seq
     y, m, g = y[fit], m[fit], g[fit]
     clusters = clusters[fit] if clusters is not None else None
     n_clusters = len(np.unique(clusters)) if clusters is not None else 0
-    if genuine and clusters is None:
-        notes.append("No cluster column: standard errors treat pairs as independent, although pairs of the same "
-                     "identity are correlated; the intervals may be too narrow.")
-    elif genuine and n_clusters < 30:
-        notes.append(f"Only {n_clusters} identities: cluster-robust intervals can be too narrow with few clusters.")
+    notes += (["No cluster column: standard errors treat pairs as independent, although pairs of one identity "
+               "are correlated; the intervals may be too narrow."] if genuine and clusters is None else
+              [f"Only {n_clusters} identities: cluster-robust intervals can be too narrow with few clusters."]
+              if genuine and n_clusters < 30 else [])
     base = [np.ones(len(y))] + [(g == lab).astype(float) for lab in estimable]
     terms = [(group, lab, f"vs group '{reference}'") for lab in estimable]
     extra, extra_terms, kept = _covariate_columns(covs, kinds_, fit, m, np.column_stack(base), notes)
     if covariates and not kept:
         notes.append("No covariate is left: the adjusted model equals the unadjusted one.")
-    coef_rows, fits, dispersion = [], {}, {}
+    coef_rows, dispersion = [], {}
     for model, X, tt in (("unadjusted", np.column_stack(base), terms),
                          ("adjusted", np.column_stack(base + extra), terms + extra_terms)):
-        res, scale = _fit(model, y, m, X, clusters, genuine, alpha, notes) if estimable else (None, math.nan)
+        res, scale, why = (_fit(model, y, m, X, clusters, genuine, alpha, notes) if estimable
+                           else (None, math.nan, "no other group has both outcomes"))
         dispersion[model] = scale
         for k, (term, level, per) in enumerate(tt, start=1):
-            row = dict(model=model, term=term, level=level, per=per, log_odds=math.nan, std_error=math.nan,
-                       odds_ratio=math.nan, ci_low=math.nan, ci_high=math.nan, p_value=math.nan, estimable=False,
-                       note="the model could not be fitted")
+            row = _nan_row(model, term, level, per, why)
             if res is not None:
                 b, se, lo, hi, p = (float(v[k]) for v in res)
                 if all(map(np.isfinite, (b, se))) and abs(b) < _DIVERGED_COEF and se < _DIVERGED_SE:
@@ -333,10 +316,7 @@ def gap_models(pairs: pd.DataFrame, *, outcome: str, group: str, covariates: Seq
                     notes.append(f"{model} model: the odds ratio of {term} {level!r} ({per}) is not estimable: "
                                  f"{row['note']}.")
             coef_rows.append(row)
-        for lab in bad:
-            coef_rows.append(dict(model=model, term=group, level=lab, per=f"vs group '{reference}'",
-                                  log_odds=math.nan, std_error=math.nan, odds_ratio=math.nan, ci_low=math.nan,
-                                  ci_high=math.nan, p_value=math.nan, estimable=False, note=bad[lab]))
+        coef_rows += [_nan_row(model, group, lab, f"vs group '{reference}'", bad[lab]) for lab in bad]
     coefficients = pd.DataFrame(coef_rows, columns=_COEF_COLUMNS)
     gaps = _gaps(coefficients, group, reference, [lab for lab in labels_all if lab != reference])
     return GapModels(coefficients=coefficients, gaps=gaps, groups=groups, notes=list(dict.fromkeys(notes)),
@@ -359,8 +339,6 @@ def _validate(pairs, outcome, group, covariates, cluster, kinds, trials, alpha):
         for role, col in roles.items():
             if col is not None and c == col:
                 raise FairauditInputError(ROLE_CLASH.format(value=c, role=role))
-        if list(covariates).count(c) > 1:
-            raise FairauditInputError(REPEATED.format(value=c))
     named = [(r, c) for r, c in roles.items() if c is not None] + [("covariates", c) for c in covariates]
     available = ", ".join(map(repr, list(pairs.columns)[:20])) + (", ..." if pairs.shape[1] > 20 else "")
     for role, col in named:
@@ -400,15 +378,11 @@ def _validate(pairs, outcome, group, covariates, cluster, kinds, trials, alpha):
     raw = pairs[outcome]
     if pd.api.types.is_bool_dtype(raw):
         raw = raw.astype(int)
-    if not pd.api.types.is_numeric_dtype(raw):
-        raise FairauditInputError(NOT_BINARY.format(value=outcome, got=sorted(map(str, raw.unique()))[:5])
-                                  if trials is None else BAD_COUNTS.format(
-            name="outcome", value=outcome, what="outcome <= trials", count=len(raw), rows="all"))
-    y = raw.to_numpy(dtype=float)
+    y = raw.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(raw) else np.full(len(raw), np.nan)
     if trials is None:
         if not np.isin(y, (0.0, 1.0)).all():
-            got = sorted(set(y[~np.isin(y, (0.0, 1.0))].tolist()))[:5]
-            raise FairauditInputError(NOT_BINARY.format(value=outcome, got=got))
+            got = sorted(set(map(str, raw[~np.isin(y, (0.0, 1.0))])))[:5]
+            raise FairauditInputError(NOT_BINARY.format(value=outcome, got=", ".join(got)))
         m = np.ones(len(y))
     else:
         t = pairs[trials]
@@ -424,7 +398,7 @@ def _validate(pairs, outcome, group, covariates, cluster, kinds, trials, alpha):
                                                         count=int(bad_y.sum()), rows=_rows(bad_y)))
     clusters = None
     if cluster is not None:
-        clusters = pd.factorize(pairs[cluster], sort=True)[0].astype(np.int64)
+        clusters = pd.factorize(pairs[cluster])[0].astype(np.int64)
         if len(np.unique(clusters)) < 2:
             raise FairauditInputError(ONE_CLUSTER.format(value=cluster))
     return y, m, pairs[group].astype(str).to_numpy(), clusters, covs, kinds_
@@ -432,8 +406,7 @@ def _validate(pairs, outcome, group, covariates, cluster, kinds, trials, alpha):
 
 def _covariate_columns(covs, kinds, fit, m, X0, notes):
     """Standardised numeric columns and treatment dummies, dropping constant and collinear ones."""
-    cols, terms, kept, w = [], [], [], m / m.sum()  # m: the fitted rows' weights
-    X = X0
+    cols, terms, kept, w, X = [], [], [], m / m.sum(), X0  # m: the fitted rows' weights
     for c, values in covs.items():
         v = values[fit]
         if kinds[c] == "numeric":
@@ -453,11 +426,8 @@ def _covariate_columns(covs, kinds, fit, m, X0, notes):
             cand = [((v == lev).astype(float), (c, lev, f"vs level '{ref}'")) for lev in sorted(levels.index[1:])]
         used = False
         for col, term in cand:
-            trial = np.column_stack([X, col])
-            if np.linalg.matrix_rank(trial) > X.shape[1]:
-                X, used = trial, True
-                cols.append(col)
-                terms.append(term)
+            if np.linalg.matrix_rank(np.column_stack([X, col])) > X.shape[1]:
+                X, used, cols, terms = np.column_stack([X, col]), True, cols + [col], terms + [term]
             else:
                 what = f"{c!r}" + (f" level {term[1]!r}" if term[1] else "")
                 notes.append(f"Covariate {what} is collinear with the group and earlier covariates "
@@ -468,68 +438,63 @@ def _covariate_columns(covs, kinds, fit, m, X0, notes):
 
 
 def _fit(model, y, m, X, clusters, genuine, alpha, notes):
-    """Fit one GLM; returns ((params, bse, ci_low, ci_high, p), scale) or (None, nan), warnings as notes."""
+    """Fit one GLM: ((params, bse, ci_low, ci_high, p), scale, '') or (None, nan, why); warnings become notes."""
     from statsmodels.genmod.families import Binomial
     from statsmodels.genmod.generalized_linear_model import GLM
 
-    if X.shape[0] <= X.shape[1]:
-        notes.append(f"{model} model: {X.shape[0]} row(s) for {X.shape[1]} parameters; not fitted.")
-        return None, math.nan
+    saturated = X.shape[0] <= X.shape[1]
+    if genuine and saturated:
+        why = f"the {model} model has {X.shape[0]} pair(s) for {X.shape[1]} parameters and was not fitted"
+        notes.append(why + ".")
+        return None, math.nan, why
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
         try:
             if genuine:
                 glm = GLM(y, X, family=Binomial())
-                res = (glm.fit(cov_type="cluster", cov_kwds={"groups": clusters}) if clusters is not None
-                       else glm.fit())
-            else:
-                glm = GLM(np.column_stack([y, m - y]), X, family=Binomial())
-                saturated = X.shape[0] - X.shape[1] < 1
-                res = glm.fit(scale=None if saturated else "X2")
-                if saturated:
-                    notes.append(f"{model} model: as many cells as parameters, so overdispersion cannot be "
-                                 "estimated; its intervals assume binomial variance and may be too narrow.")
+                res = glm.fit(**({"cov_type": "cluster", "cov_kwds": {"groups": clusters}} if clusters is not None
+                                 else {}))
+            else:  # proportions with var_weights: statsmodels' 'X2' scale is wrong with a 2-column endog
+                res = GLM(y / m, X, family=Binomial(), var_weights=m).fit(scale=None if saturated else "X2")
             ci = np.asarray(res.conf_int(alpha))
             out = (np.asarray(res.params), np.asarray(res.bse), ci[:, 0], ci[:, 1], np.asarray(res.pvalues))
-            scale = float(res.scale)
-            converged = bool(getattr(res, "converged", True))
         except Exception as exc:  # statsmodels raises many kinds; the note carries the message
-            notes.append(f"{model} model: the fit failed ({type(exc).__name__}: {str(exc)[:200]}).")
-            return None, math.nan
+            why = f"the {model} model could not be fitted ({type(exc).__name__}: {str(exc)[:200]})"
+            notes.append(why + ".")
+            return None, math.nan, why
     for w in caught:
-        name = w.category.__name__
-        if name == "PerfectSeparationWarning":
-            notes.append(f"{model} model: statsmodels detected perfect separation (some terms predict the outcome "
-                         "exactly), so those odds ratios are not identified.")
-        elif name == "ConvergenceWarning":
-            notes.append(f"{model} model: the fit did not converge ({str(w.message)[:200]}).")
-        elif not issubclass(w.category, RuntimeWarning):
-            notes.append(f"{model} model: statsmodels warned: {str(w.message)[:200]}")
-    if not converged:
+        exact = genuine or bool(np.all(np.abs(np.asarray(res.mu) - 0.5) > 0.5 - 1e-8))  # statsmodels flags any
+        if w.category.__name__ == "PerfectSeparationWarning" and exact:  # exact fit; separation: all mu in {0, 1}
+            why = (f"the {model} model predicts every outcome exactly (complete separation), so none of its odds "
+                   "ratios is identified")
+            notes.append(why + "; drop or coarsen the covariate that gives the outcome away.")
+            return None, math.nan, why
+        if not issubclass(w.category, RuntimeWarning) and w.category.__name__ != "PerfectSeparationWarning":
+            notes.append(f"{model} model: statsmodels warned ({w.category.__name__}): {str(w.message)[:200]}")
+    if not getattr(res, "converged", True):
         notes.append(f"{model} model: the iterations did not converge; treat its odds ratios with caution.")
-    if not genuine:
-        notes.append(f"{model} model: quasi-binomial scale (Pearson chi2 / df) = {scale:.3g}; its intervals are "
-                     "not identity-clustered.")
-    return out, scale
+    if saturated:
+        notes.append(f"{model} model: as many cells as parameters, so overdispersion cannot be estimated; its "
+                     "intervals assume binomial variance and are not identity-clustered, so may be too narrow.")
+    elif not genuine:
+        notes.append(f"{model} model: quasi-binomial scale (Pearson chi2 / df) = {res.scale:.3g}; its intervals "
+                     "are not identity-clustered.")
+    return out, float(res.scale), ""
 
 
 def _gaps(coefs, group, reference, others):
     rows = []
     for lab in others:
-        r = {"group": lab, "reference": reference, "explained": math.nan, "note": ""}
-        notes = []
-        for model, suf in (("unadjusted", "unadjusted"), ("adjusted", "adjusted")):
+        r, notes, logs = {"group": lab, "reference": reference, "explained": math.nan}, [], []
+        for model in ("unadjusted", "adjusted"):
             c = coefs[(coefs.model == model) & (coefs.term == group) & (coefs.level == lab)].iloc[0]
-            r.update({f"or_{suf}": c.odds_ratio, f"ci_low_{suf}": c.ci_low, f"ci_high_{suf}": c.ci_high,
-                      f"p_{suf}": c.p_value})
-            if not c.estimable and c.note not in notes:
-                notes.append(c.note)
-        before, after = math.log(r["or_unadjusted"]), math.log(r["or_adjusted"])  # NaN propagates
-        if np.isfinite(before) and np.isfinite(after):
-            if abs(before) < _NO_GAP:
-                notes.append("no gap to explain: the unadjusted odds ratio is within 0.95-1.05")
-            else:
-                r["explained"] = 1.0 - after / before
-        r["note"] = "; ".join(notes)
-        rows.append(r)
+            r.update({f"or_{model}": c.odds_ratio, f"ci_low_{model}": c.ci_low, f"ci_high_{model}": c.ci_high,
+                      f"p_{model}": c.p_value})
+            notes += [c.note] if c.note and c.note not in notes else []
+            logs.append(c.log_odds)
+        if np.isfinite(logs).all() and abs(logs[0]) < _NO_GAP:
+            notes.append("no gap to explain: the unadjusted odds ratio is within 0.95-1.05")
+        elif np.isfinite(logs).all():
+            r["explained"] = 1.0 - logs[1] / logs[0]
+        rows.append({**r, "note": "; ".join(notes)})
     return pd.DataFrame(rows, columns=_GAP_COLUMNS)
