@@ -27,7 +27,8 @@ def test_fairaudit_plugins_lists_the_example_extractor():
     assert proc.returncode == 0, proc.stderr
     info = {p["name"]: p for p in json.loads(proc.stdout)}
     assert info["pixels"]["distribution"] == "fairaudit-pixels"
-    assert info["pixels"]["registers"] == {"extractor": ["pixels"]}
+    assert info["pixels"]["registers"] == {"extractor": ["pixels"], "quality": ["saturated_share"]}
+    assert info["pixels"]["hooks"] == ["register_extractors", "register_quality"]
 
 
 def test_fairaudit_extract_uses_the_example_extractor(tmp_path):
@@ -96,6 +97,11 @@ def test_extraction_partitioned_over_dask_workers_equals_one_process(tmp_path):
                                     scheduler=client)
     np.testing.assert_array_equal(spread.embeddings, single.embeddings)
     assert list(spread.path) == list(single.path)
+    # the quality covariates are computed on the workers and cached in their shards too
+    assert "saturated_share" in single.covariate_names and "face_size" in single.covariate_names
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(spread.covariates, single.covariates)
     assert spread.failures.equals(single.failures)
     assert (spread.failures["reason"] == "no face found").sum() >= 2
     parts = list(cache.glob("*/parts/*/shard-*.npz"))
@@ -105,6 +111,7 @@ def test_extraction_partitioned_over_dask_workers_equals_one_process(tmp_path):
                                 attributes=None)
     assert again.n_computed == 0 and again.n_from_cache == len(manifest)
     np.testing.assert_array_equal(again.embeddings.embeddings, single.embeddings)
+    pd.testing.assert_frame_equal(again.embeddings.covariates, single.covariates)
 
 
 def test_cli_extract_with_local_workers(tmp_path):

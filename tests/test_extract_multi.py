@@ -220,11 +220,12 @@ def test_each_image_is_read_once_and_detected_once_per_extractor(multi_run, phot
 
 
 def test_the_sets_equal_single_extractor_runs_restricted_to_the_common_samples(multi_run, photos):
-    """One extractor at a time gives what it gave before: its own failures only, no metadata; the
-    aligned sets hold the same embeddings, less the images the other extractor could not use."""
+    """One extractor at a time gives what it gave before: its own failures only, no metadata of a
+    multi-extractor run (only the quality measures' record); the aligned sets hold the same
+    embeddings, less the images the other extractor could not use."""
     for name in PAIR:
         single = extract(photos["manifest"], extractor=name, progress=False)
-        assert isinstance(single, EmbeddingSet) and single.metadata == {}
+        assert isinstance(single, EmbeddingSet) and set(single.metadata) == {"quality"}
         assert single.failures["reason"].str.startswith(OTHER_EXTRACTOR_PREFIX).sum() == 0
         aligned = multi_run["sets"][name]
         assert len(single) == 7 and len(single.failures) == 3
@@ -277,7 +278,8 @@ def test_cli_writes_one_aligned_file_per_extractor(multi_run, photos, tmp_path, 
     for name, es in loaded.items():
         np.testing.assert_allclose(es.embeddings, multi_run["sets"][name].embeddings, atol=1e-6)
         pd.testing.assert_frame_equal(es.failures, multi_run["sets"][name].failures)
-        assert es.metadata == multi_run["sets"][name].metadata
+        # the fixture's counting wrappers give no detection, so its sets have fewer quality measures
+        assert es.metadata["extraction"] == multi_run["sets"][name].metadata["extraction"]
     assert "10 images, read once for 2 extractors" in text
     assert "aligned: 6 samples in every set" in text and "4 images failed for at least one extractor" in text
     assert "failed for another extractor: 'pixels': no face found" in text

@@ -48,6 +48,10 @@ EXTRACTOR_NOT_A_FILE_NAME = (
     "{example!r}); a name of letters, digits, '.', '_', '+' and '-' can. Fix: register the extractor under such "
     "a name, or run it alone."
 )
+QUALITY_AND_NO_QUALITY = (
+    "--quality {names} and --no-quality contradict each other. Fix: pass --quality NAME (repeatable) for those "
+    "measures, --no-quality for none, or neither for every registered measure that applies."
+)
 _FILE_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -96,6 +100,43 @@ def add_image_options(parser: argparse.ArgumentParser) -> None:
                              f"{DEFAULT_MAX_PIXELS}, Pillow's limit)")
 
 
+def add_quality_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quality NAME`` (repeatable) and ``--no-quality`` to the parser of ``extract``."""
+    parser.add_argument("--quality", action="append", metavar="NAME",
+                        help="image quality measure to compute for every embedded image, saved as a covariate; "
+                             "repeat for several (default: every registered measure that applies: face_size, "
+                             "sharpness, brightness, contrast, detector_confidence, yaw and the plugins')")
+    parser.add_argument("--no-quality", action="store_true", help="compute no image quality measure")
+
+
+def _quality_option(args: argparse.Namespace) -> bool | list[str]:
+    """``--quality``/``--no-quality``: True (every measure that applies), False or the names, checked."""
+    names = getattr(args, "quality", None)
+    off = bool(getattr(args, "no_quality", False))
+    if names and off:
+        raise FairauditInputError(QUALITY_AND_NO_QUALITY.format(names=" --quality ".join(names)))
+    if off:
+        return False
+    if not names:
+        return True
+    for name in names:  # an unknown name fails before the work
+        plugins.get("quality", name, argument="--quality")
+    return list(names)
+
+
+def _print_quality(plan: object, n_recomputed: int, label: str = "") -> None:
+    """One line naming the quality covariates of a set, and the notes on the measures left out."""
+    if plan is None:
+        return
+    names = getattr(plan, "names", [])
+    prefix = f"{label}: " if label else ""
+    print(f"{prefix}quality covariates: {', '.join(names) if names else 'none'}")
+    for note in getattr(plan, "notes", []):
+        print(f"  note: {note}")
+    if n_recomputed:
+        print(f"  note: {n_recomputed} cached image(s) had no quality values and were computed again")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """``fairaudit compare IMG1 IMG2 [--extractor NAME] [--threshold T] [--max-pixels N]``."""
     result = compare(args.image1, args.image2, extractor=args.extractor, threshold=args.threshold,
@@ -142,6 +183,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise FairauditInputError(BAD_BATCH_SIZE_OPTION.format(value=batch_size))
     max_pixels = _max_pixels_option(args)
+    quality = _quality_option(args)
     extractors = _extractor_option(args.extractor)
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".parquet"):
@@ -171,14 +213,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         source = f"manifest {args.manifest}"
     if len(extractors) > 1:
         return _extract_several(args, manifest, source, extractors, outputs, cache=cache, batch_size=batch_size,
-                                max_pixels=max_pixels)
+                                max_pixels=max_pixels, quality=quality)
     start = time.perf_counter()
     from fairaudit.common.executors import executor_for
 
     with executor_for(args.scheduler, args.workers) as executor:
         outcome = run_extraction(manifest, extractor=extractors[0], cache=cache, batch_size=batch_size,
                            progress=None, attributes=None, executor=executor, max_pixels=max_pixels,
-                           cache_name="--cache")
+                           cache_name="--cache", quality=quality, quality_argument="--quality")
     es = outcome.embeddings
     elapsed = time.perf_counter() - start
     n_fail = len(es.failures)
@@ -187,6 +229,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
           f"({outcome.n_from_cache} from the cache, {outcome.n_computed} computed in {elapsed:.1f} s)")
     if outcome.cache_dir:
         print(f"cache: {outcome.cache_dir}")
+    _print_quality(outcome.quality, outcome.n_recomputed)
     if n_fail:
         print("failures by reason:")
         for reason, count in es.failures["reason"].value_counts().items():
@@ -201,7 +244,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _extract_several(args: argparse.Namespace, manifest: pd.DataFrame, source: str, extractors: list[str],
-                     outputs: dict[str, Path], *, cache: str | None, batch_size: int, max_pixels: int) -> int:
+                     outputs: dict[str, Path], *, cache: str | None, batch_size: int, max_pixels: int,
+                     quality: bool | list[str] = True) -> int:
     """``fairaudit extract --extractor A --extractor B ...``: one pass, one aligned set per extractor."""
     from fairaudit.common.executors import executor_for
     from fairaudit.images import failure_to_acquire
@@ -210,7 +254,7 @@ def _extract_several(args: argparse.Namespace, manifest: pd.DataFrame, source: s
     with executor_for(args.scheduler, args.workers) as executor:
         outcome = run_extractions(manifest, extractors=extractors, cache=cache, batch_size=batch_size,
                                   progress=None, attributes=None, executor=executor, max_pixels=max_pixels,
-                                  cache_name="--cache")
+                                  cache_name="--cache", quality=quality, quality_argument="--quality")
     elapsed = time.perf_counter() - start
     sets = outcome.sets
     first = sets[extractors[0]]
@@ -220,6 +264,8 @@ def _extract_several(args: argparse.Namespace, manifest: pd.DataFrame, source: s
               f"({outcome.n_from_cache[name]} images from the cache, {outcome.n_computed[name]} computed)")
         if outcome.cache_dirs[name]:
             print(f"  cache: {outcome.cache_dirs[name]}")
+        recomputed = (sets[name].metadata.get("quality") or {}).get("n_recomputed", 0)
+        _print_quality((outcome.quality or {}).get(name), recomputed, label=f"  {name}")
     print(f"aligned: {len(first)} samples in every set, in manifest order; {len(first.failures)} images failed "
           "for at least one extractor and are failure rows of every set")
     for name in extractors:

@@ -148,7 +148,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="OUT", help="also write the report data as JSON")
     r.set_defaults(func=cmd_report)
 
-    from fairaudit.cli.images import add_image_options, cmd_compare, cmd_extract
+    from fairaudit.cli.images import add_image_options, add_quality_options, cmd_compare, cmd_extract
 
     c = sub.add_parser("compare", help="compare the faces of two photos: cosine score and decision",
                        description="Compare the faces of two image files (the reference study's task 1.0).")
@@ -179,6 +179,7 @@ def build_parser(*, plugin_commands: bool = True) -> argparse.ArgumentParser:
                    help="partition the images over Dask workers: a scheduler address, 'processes' or 'threads'")
     x.add_argument("--workers", type=int, metavar="K", help="partition the images over a local Dask cluster of K processes")
     add_image_options(x)
+    add_quality_options(x)
     x.set_defaults(func=cmd_extract)
 
     pl = sub.add_parser("plugins", help="list installed plugins and what each registers",

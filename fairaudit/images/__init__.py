@@ -10,7 +10,8 @@
 - Extraction: ``extraction`` (:func:`extract`), ``aligned`` (several extractors in one pass into
   aligned sets, and their :func:`failure_to_acquire`), ``protocol`` (the extractor protocol),
   ``pipeline`` (reader thread, batches, Dask partitions), ``cache`` (the resumable shard store,
-  :func:`cache_info`) and ``comparison`` (:func:`compare` of two photos).
+  :func:`cache_info`), ``quality`` (the quality measures, returned as covariates, and the contract
+  of the ``register_quality`` hook) and ``comparison`` (:func:`compare` of two photos).
 
 May import: ``fairaudit.data``, ``fairaudit.plugins`` (extractors and loaders are resolved by
 registered name) and ``fairaudit.common``. OpenCV, dlib and TensorFlow only inside functions.
@@ -46,4 +47,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "failure_to_acquire": "aligned",
     "REASON_OTHER_EXTRACTOR": "pipeline",
     "OTHER_EXTRACTOR_PREFIX": "aligned",
+    "Detection": "quality",
+    "plan_quality": "quality",
+    "BUILTIN_MEASURES": "quality",
 })

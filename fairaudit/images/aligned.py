@@ -19,7 +19,7 @@ import pandas as pd
 from fairaudit.common.errors import FairauditInputError
 from fairaudit.data import EmbeddingSet
 from fairaudit.images.cache import _cache_key, _load_cached, _namespace, _ShardStore, image_key
-from fairaudit.images.extraction import BAD_BATCH_SIZE, _assemble, _prepare_manifest
+from fairaudit.images.extraction import BAD_BATCH_SIZE, _assemble, _prepare_manifest, quality_metadata
 from fairaudit.images.pipeline import (BAD_PROGRESS, REASON_OTHER_EXTRACTOR, _progress_bar, _run_distributed_many,
                                        _run_pipelines)
 from fairaudit.images.protocol import resolve_extractor
@@ -88,18 +88,24 @@ class _MultiOutcome:
     n_own_failures: dict[str, int]
     n_failed_any: int
     cache_dirs: dict[str, str | None]
+    #: per label, the quality plan of the run (its measures and the notes on those left out)
+    quality: dict[str, Any] | None = None
 
 
 def run_extractions(manifest: Any, *, extractors: Any, cache: Any, batch_size: Any, progress: Any,
                     attributes: Sequence[str] | None, executor: Any = None,
-                    max_pixels: Any = DEFAULT_MAX_PIXELS, cache_name: str = "cache") -> _MultiOutcome:
+                    max_pixels: Any = DEFAULT_MAX_PIXELS, cache_name: str = "cache", quality: Any = True,
+                    quality_argument: str = "quality") -> _MultiOutcome:
     """``fairaudit.extract`` with several extractors: one pass over the images, aligned sets.
 
     Every image is read and checked once; each extractor that lacks it in its cache detects,
     aligns and embeds its face. Each extractor keeps its own cache namespace, so a run resumes
     per extractor. An image that fails for any extractor is a failure row of every set (see
-    ``fairaudit.extract``), so that every set holds the same samples in the same order.
+    ``fairaudit.extract``), so that every set holds the same samples in the same order. Each
+    extractor has its own quality measures (those its detections allow), computed from its own
+    detection of each face.
     """
+    from fairaudit.images.quality import plan_quality
     from fairaudit.images.reading import _check_max_pixels
 
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
@@ -111,6 +117,7 @@ def run_extractions(manifest: Any, *, extractors: Any, cache: Any, batch_size: A
     resolved = _resolve_extractors(extractors)
     labels = [label for label, _, _ in resolved]
     exts = [ext for _, _, ext in resolved]
+    plans = [plan_quality(quality, ext, argument=quality_argument) for ext in exts]
     if cache is not None:  # two entries of one namespace would compute everything twice, and lock each other out
         seen: dict[str, str] = {}
         for label, ext in zip(labels, exts):
@@ -123,13 +130,15 @@ def run_extractions(manifest: Any, *, extractors: Any, cache: Any, batch_size: A
     keys = [image_key(p) for p in paths]
     embeddings: list[dict[int, np.ndarray]] = [{} for _ in exts]
     failures: list[dict[int, str]] = [{} for _ in exts]
+    values: list[dict[int, dict[tuple[str, str], float]]] = [{} for _ in exts]
+    stale = [0 for _ in exts]
     stores: list[_ShardStore | None] = []
     try:
         for ext in exts:
             stores.append(_ShardStore(cache, ext, name=cache_name) if cache is not None else None)
         for k, store in enumerate(stores):
             if store is not None:
-                _load_cached(store, keys, embeddings[k], failures[k])
+                stale[k] = _load_cached(store, keys, embeddings[k], failures[k], values[k], plans[k].ids)
         n_cached = [len(e) + len(f) for e, f in zip(embeddings, failures)]
         need = [{r for r in range(len(paths)) if r not in e and r not in f} for e, f in zip(embeddings, failures)]
         todo = sorted(set().union(*need))
@@ -138,12 +147,13 @@ def run_extractions(manifest: Any, *, extractors: Any, cache: Any, batch_size: A
             if executor is not None:
                 _run_distributed_many(executor, [spec for _, spec, _ in resolved], paths, keys, todo, need,
                                       batch_size=int(batch_size), cache=cache, bar=bar, embeddings=embeddings,
-                                      failures=failures, max_pixels=max_pixels)
+                                      failures=failures, max_pixels=max_pixels, plans=plans, quality=values)
             else:
                 _run_pipelines(exts, paths, keys, todo, need, batch_size=int(batch_size), bar=bar,
                                on_shard=[store.write if store is not None else (lambda *a: None)
                                          for store in stores],
-                               embeddings=embeddings, failures=failures, max_pixels=max_pixels)
+                               embeddings=embeddings, failures=failures, max_pixels=max_pixels,
+                               plans=plans, quality=values)
         finally:
             if bar is not None:
                 bar.close()
@@ -168,13 +178,15 @@ def run_extractions(manifest: Any, *, extractors: Any, cache: Any, batch_size: A
         metadata = {"extraction": {"extractor": label, "extractors": labels, "n_images": n_images,
                                    "n_own_failures": own_counts[label],
                                    "n_excluded": len(failed_any) - len(failures[k])}}
-        sets[label] = _assemble(table, names, kept, reasons, missing, int(ext.dim), metadata)
+        sets[label] = _assemble(table, names, kept, reasons, missing, int(ext.dim),
+                                quality_metadata(plans[k], stale[k], metadata), plan=plans[k], quality=values[k])
     return _MultiOutcome(sets, n_images=n_images, n_from_cache=dict(zip(labels, n_cached)),
                          n_computed={label: len(rows) for label, rows in zip(labels, need)},
                          n_own_failures=own_counts,
                          n_failed_any=len(failed_any) + (0 if missing is None else len(missing)),
                          cache_dirs={label: None if store is None else str(store.dir)
-                                     for label, store in zip(labels, stores)})
+                                     for label, store in zip(labels, stores)},
+                         quality=dict(zip(labels, plans)))
 
 
 def failure_to_acquire(sets: Mapping[str, EmbeddingSet], by: str | list[str]) -> pd.DataFrame:

@@ -25,6 +25,9 @@ from fairaudit.common.files import atomic_write, check_output, write_text_atomic
 CACHE_FORMAT = 1
 _SHARD_RE = re.compile(r"^shard-(\d{6,})\.npz$")
 _SHARD_KEYS = ("keys", "embeddings", "failure_keys", "failure_reasons")
+#: the quality values of a shard's embedded images (optional: older shards have none): per column
+#: the measure's cache id (``name@version``) and the covariate's name, and a (keys, columns) float64 array
+_QUALITY_KEYS = ("quality_ids", "quality_names", "quality")
 #: columns of :func:`cache_info`
 CACHE_INFO_COLUMNS = ["namespace", "extractor", "dim", "n_shards", "n_embeddings", "n_failures",
                       "n_bytes", "cache_key"]
@@ -58,6 +61,11 @@ CACHE_SHARD_DAMAGED = (
 CACHE_SHARD_DAMAGED_KEPT = (
     "fairaudit: the cache shard {path!r} is damaged ({error}) and could not be moved aside ({why}); its "
     "images are recomputed. Fix: delete that file."
+)
+CACHE_QUALITY_MISSING = (
+    "fairaudit: {n} cached image(s) of {path!r} have no values of the quality measure(s) {missing} (their "
+    "shards were written by an older fairaudit, with quality=False or with other measures); they are "
+    "computed again, with their quality, and the cache keeps both."
 )
 CACHE_WRITE_FAILED = (
     "fairaudit: cannot write the cache shard {path!r} ({why}); the run goes on without caching its "
@@ -114,6 +122,8 @@ def _read_shard(path: Path, dim: int | None = None) -> dict[str, np.ndarray]:
     # the file is opened here: np.load leaks its own handle when the zip is damaged
     with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
         data = {k: z[k] for k in _SHARD_KEYS}
+        # shards written before the quality measures, or by a run without them, have none
+        quality = {k: z[k] for k in _QUALITY_KEYS} if all(k in z.files for k in _QUALITY_KEYS) else {}
     keys, emb = data["keys"], data["embeddings"]
     if keys.ndim != 1 or keys.dtype.kind != "U":
         raise ValueError(f"its keys are not a list of strings (dtype {keys.dtype}, shape {keys.shape})")
@@ -132,6 +142,16 @@ def _read_shard(path: Path, dim: int | None = None) -> dict[str, np.ndarray]:
     fk, fr = data["failure_keys"], data["failure_reasons"]
     if fk.ndim != 1 or fk.shape != fr.shape or (fk.size and (fk.dtype.kind != "U" or fr.dtype.kind != "U")):
         raise ValueError("its failure_keys and failure_reasons are not two lists of strings of one length")
+    data.update(quality)
+    if quality:
+        ids, names, values = quality["quality_ids"], quality["quality_names"], quality["quality"]
+        if ids.ndim != 1 or ids.shape != names.shape or (ids.size and (ids.dtype.kind != "U" or names.dtype.kind != "U")):
+            raise ValueError("its quality_ids and quality_names are not two lists of strings of one length")
+        if values.dtype.kind != "f" or values.shape != (keys.shape[0], ids.shape[0]):
+            raise ValueError(f"{keys.shape[0]} keys and {ids.shape[0]} quality measures but quality values of "
+                             f"shape {values.shape} and dtype {values.dtype}")
+        if not np.isfinite(values).all():
+            raise ValueError("its quality values contain NaN or inf")
     return data
 
 
@@ -206,10 +226,13 @@ class _ShardStore:
             except OSError:
                 pass
 
-    def load(self, wanted: set[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """Embeddings and cached failure reasons of the wanted keys."""
+    def load(self, wanted: set[str]) -> tuple[dict[str, np.ndarray], dict[str, str],
+                                              dict[str, dict[tuple[str, str], float]]]:
+        """Embeddings, cached failure reasons and quality values (``{(measure id, name): value}``) of
+        the wanted keys; a key in several shards has the quality values of all of them."""
         found: dict[str, np.ndarray] = {}
         failed: dict[str, str] = {}
+        quality: dict[str, dict[tuple[str, str], float]] = {}
         shards = sorted(self.dir.glob("shard-*.npz"), key=self._number)
         for part in sorted(self.dir.glob("parts/*")):  # written by tasks of a distributed run
             shards += sorted(part.glob("shard-*.npz"), key=self._number)
@@ -219,13 +242,16 @@ class _ShardStore:
             except _SHARD_ERRORS as exc:
                 self._quarantine(path, exc)
                 continue
+            columns = list(zip(data["quality_ids"].tolist(), data["quality_names"].tolist())) if "quality" in data else []
             for i, key in enumerate(data["keys"].tolist()):
                 if key in wanted:
                     found[key] = data["embeddings"][i]
+                    if columns:
+                        quality.setdefault(key, {}).update(zip(columns, data["quality"][i].tolist()))
             for key, reason in zip(data["failure_keys"].tolist(), data["failure_reasons"].tolist()):
                 if key in wanted:
                     failed[key] = reason
-        return found, failed
+        return found, failed, quality
 
     def _quarantine(self, path: Path, exc: BaseException) -> None:
         """Move a damaged shard to ``damaged/`` (never read again) and warn once, naming it."""
@@ -247,7 +273,9 @@ class _ShardStore:
                       RuntimeWarning, stacklevel=4)
 
     def write(self, keys: list[str], embeddings: np.ndarray, failure_keys: list[str],
-              failure_reasons: list[str]) -> None:
+              failure_reasons: list[str], quality: tuple[list[tuple[str, str]], np.ndarray] | None = None) -> None:
+        """Append one shard; ``quality`` is ``(columns, values)``: the ``(measure id, name)`` of each
+        column and the (len(keys), columns) values of the embedded images, or None."""
         if (not keys and not failure_keys) or self._write_failed:
             return
         arrays = {
@@ -257,6 +285,11 @@ class _ShardStore:
             "failure_keys": np.array(failure_keys, dtype="U64"),
             "failure_reasons": np.array(failure_reasons, dtype=str) if failure_reasons else np.array([], dtype="U1"),
         }
+        if quality is not None and quality[0]:
+            columns, values = quality
+            arrays["quality_ids"] = np.array([mid for mid, _ in columns], dtype=str)
+            arrays["quality_names"] = np.array([name for _, name in columns], dtype=str)
+            arrays["quality"] = np.asarray(values, dtype=np.float64).reshape(len(keys), len(columns))
         target = self.dir / f"shard-{self._next:06d}.npz"
         try:
             with atomic_write(target) as tmp:
@@ -326,11 +359,34 @@ def cache_info(cache: str | os.PathLike) -> pd.DataFrame:
 
 
 def _load_cached(store: _ShardStore, keys: list[str], embeddings: dict[int, np.ndarray],
-                 failures: dict[int, str]) -> None:
-    """Fill ``embeddings``/``failures`` (by position in ``keys``) with what the cache already holds."""
-    found, failed = store.load(set(keys))
+                 failures: dict[int, str], quality: dict[int, dict[tuple[str, str], float]] | None = None,
+                 wanted: list[str] | tuple[str, ...] = ()) -> int:
+    """Fill ``embeddings``/``failures`` (by position in ``keys``) with what the cache already holds.
+
+    With ``wanted`` quality measure ids, an embedded image counts as cached only when the cache
+    also holds its values of every one of them (put in ``quality``); the others are left out, to be
+    computed again, and a warning says how many (see :data:`CACHE_QUALITY_MISSING`). Returns that number.
+    """
+    found, failed, values = store.load(set(keys))
+    stale = 0
+    missing: set[str] = set()
     for i, key in enumerate(keys):
         if key in found:
+            if wanted:
+                have = values.get(key, {})
+                ids = {mid for mid, _ in have}
+                lacking = [mid for mid in wanted if mid not in ids]
+                if lacking:
+                    stale += 1
+                    missing.update(lacking)
+                    continue
+                if quality is not None:
+                    quality[i] = {col: v for col, v in have.items() if col[0] in wanted}
             embeddings[i] = found[key]
         elif key in failed:
             failures[i] = failed[key]
+    if stale:
+        warnings.warn(CACHE_QUALITY_MISSING.format(
+            n=stale, path=str(store.dir), missing=", ".join(repr(m) for m in sorted(missing))),
+            RuntimeWarning, stacklevel=3)
+    return stale

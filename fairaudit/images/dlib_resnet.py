@@ -14,6 +14,7 @@ from fairaudit.common.errors import FairauditInputError
 from fairaudit.images.dependencies import _import_dlib
 from fairaudit.images.detectors import HaarDetector, _check_int
 from fairaudit.images.models import RESNET_FILE, SHAPE_PREDICTOR_FILE, _file_digest, model_path
+from fairaudit.images.quality import Detection
 from fairaudit.images.reading import _as_rgb
 
 #: size and padding of the aligned chip dlib's ResNet was trained on
@@ -81,6 +82,9 @@ class DlibResnetExtractor:
         Default cosine threshold of ``fairaudit compare``:
         :data:`DLIB_RESNET_THRESHOLD` (0.91), the equivalent of dlib's
         "Euclidean distance < 0.6" rule.
+    detection_provides : tuple of str
+        What :meth:`detect_and_align_with_detection` gives the quality
+        measures: the box, the 5 landmarks and (HOG only) the detector's score.
 
     Notes
     -----
@@ -113,6 +117,8 @@ class DlibResnetExtractor:
         self.detector = detector
         self.model_dir = None if model_dir is None else os.fspath(model_dir)
         self.name = "dlib-resnet" if detector == "hog" else "dlib-resnet-haar"
+        self.detection_provides = (("box", "confidence", "landmarks") if detector == "hog"
+                                   else ("box", "landmarks"))
         self._haar = HaarDetector() if detector == "haar" else None
         self._detection: tuple[Any, Any] | None = None
         self._recognition: Any = None
@@ -181,16 +187,32 @@ class DlibResnetExtractor:
         -------
         ndarray of shape (150, 150, 3), dtype uint8, or None when no face is found
         """
+        return self.detect_and_align_with_detection(image)[0]
+
+    def detect_and_align_with_detection(self, image: np.ndarray) -> tuple[np.ndarray | None, Detection | None]:
+        """:meth:`detect_and_align`, and the detection the chip was aligned from.
+
+        Returns
+        -------
+        (chip, Detection) or (None, None)
+            The detection holds the box ``(left, top, right, bottom)``, the
+            HOG score (None with the Haar detector) and the 5 landmark points
+            as a (5, 2) float64 array of (x, y) pixels.
+        """
         rgb = _as_rgb(image)
         found = self.detect(rgb)
         if not found:
-            return None
+            return None, None
         dlib = _import_dlib(type(self).__name__)
         _, predictor = self._detection_models()
-        left, top, right, bottom = found[0][0]
+        (left, top, right, bottom), score = found[0]
         shape = predictor(rgb, dlib.rectangle(left, top, right, bottom))
         chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        return np.ascontiguousarray(chip, dtype=np.uint8)
+        points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float64)
+        detection = Detection(box=(int(left), int(top), int(right), int(bottom)),
+                              confidence=None if self._haar is not None else float(score),
+                              landmarks=points if points.shape == (5, 2) else None)
+        return np.ascontiguousarray(chip, dtype=np.uint8), detection
 
     def embed(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """128-d descriptors of aligned chips, in one batched call of the ResNet.

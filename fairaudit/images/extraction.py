@@ -22,7 +22,8 @@ namespace is derived from ``extractor.cache_key()``, so that two models or two
 settings of one model never share embeddings::
 
     DIR/dlib-resnet-3f9c0e5a1b2d4c6e/meta.json        extractor name, dim, full cache key
-    DIR/dlib-resnet-3f9c0e5a1b2d4c6e/shard-000000.npz one batch: keys, embeddings, failures
+    DIR/dlib-resnet-3f9c0e5a1b2d4c6e/shard-000000.npz one batch: keys, embeddings, failures,
+                                                      quality values (measure ids, names, values)
     DIR/dlib-resnet-3f9c0e5a1b2d4c6e/lock             held while a run uses the namespace
 
 An image's key is the SHA-256 of its absolute path, size and modification
@@ -172,13 +173,19 @@ class _Outcome:
     n_from_cache: int
     n_computed: int
     cache_dir: str | None
+    #: the quality measures of the run and the notes on those left out (an empty plan with quality=False)
+    quality: Any = None
+    #: cached images computed again because their shards lacked quality values
+    n_recomputed: int = 0
 
 
 def run_extraction(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any, progress: Any,
              attributes: Sequence[str] | None, executor: Any = None,
-             max_pixels: Any = DEFAULT_MAX_PIXELS, cache_name: str = "cache") -> _Outcome:
+             max_pixels: Any = DEFAULT_MAX_PIXELS, cache_name: str = "cache", quality: Any = True,
+             quality_argument: str = "quality") -> _Outcome:
     """:func:`extract`'s work, returning the run's outcome (the set, and how many images came from
     the cache and how many were embedded now), which the ``extract`` command prints."""
+    from fairaudit.images.quality import plan_quality
     from fairaudit.images.reading import _check_max_pixels
 
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
@@ -188,14 +195,17 @@ def run_extraction(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any
     max_pixels = _check_max_pixels(max_pixels)
     table, names, missing = _prepare_manifest(manifest, attributes)
     ext = resolve_extractor(extractor)
+    plan = plan_quality(quality, ext, argument=quality_argument)
     paths = table["path"].astype(str).tolist()
     keys = [image_key(p) for p in paths]
     embeddings: dict[int, np.ndarray] = {}
     failures: dict[int, str] = {}
+    values: dict[int, dict[tuple[str, str], float]] = {}
+    stale = 0
     store = _ShardStore(cache, ext, name=cache_name) if cache is not None else None
     try:
         if store is not None:
-            _load_cached(store, keys, embeddings, failures)
+            stale = _load_cached(store, keys, embeddings, failures, values, plan.ids)
         n_cached = len(embeddings) + len(failures)
         todo = [row for row in range(len(paths)) if row not in embeddings and row not in failures]
         bar = _progress_bar(progress, len(paths), n_cached, ext.name)
@@ -203,26 +213,40 @@ def run_extraction(manifest: Any, *, extractor: Any, cache: Any, batch_size: Any
             if executor is not None:
                 _run_distributed(executor, extractor if isinstance(extractor, str) else ext, paths, keys,
                                  todo, batch_size=int(batch_size), cache=cache, bar=bar,
-                                 embeddings=embeddings, failures=failures, max_pixels=max_pixels)
+                                 embeddings=embeddings, failures=failures, max_pixels=max_pixels,
+                                 plan=plan, quality=values)
             else:
                 _run_pipeline(ext, paths, keys, todo, batch_size=int(batch_size), bar=bar,
                               on_shard=store.write if store is not None else (lambda *a: None),
-                              embeddings=embeddings, failures=failures, max_pixels=max_pixels)
+                              embeddings=embeddings, failures=failures, max_pixels=max_pixels,
+                              plan=plan, quality=values)
         finally:
             if bar is not None:
                 bar.close()
     finally:
         if store is not None:
             store.close()
-    return _Outcome(_assemble(table, names, embeddings, failures, missing, int(ext.dim)),
-                    n_images=len(paths) + (0 if missing is None else len(missing)),
+    es = _assemble(table, names, embeddings, failures, missing, int(ext.dim),
+                   quality_metadata(plan, stale), plan=plan, quality=values)
+    return _Outcome(es, n_images=len(paths) + (0 if missing is None else len(missing)),
                     n_from_cache=n_cached, n_computed=len(todo),
-                    cache_dir=None if store is None else str(store.dir))
+                    cache_dir=None if store is None else str(store.dir), quality=plan, n_recomputed=stale)
+
+
+def quality_metadata(plan: Any, n_recomputed: int, metadata: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """``metadata`` plus ``"quality"``: the measures of the run, the notes on those left out and how many
+    cached images were computed again for their quality (nothing with quality=False)."""
+    if not plan and not plan.notes:
+        return metadata
+    out = dict(metadata or {})
+    out["quality"] = {"measures": plan.names, "notes": list(plan.notes), "n_recomputed": int(n_recomputed)}
+    return out
 
 
 def _assemble(table: pd.DataFrame, names: list[str], embeddings: dict[int, np.ndarray],
               failures: dict[int, str], missing: pd.DataFrame | None, dim: int,
-              metadata: dict[str, Any] | None = None) -> EmbeddingSet:
+              metadata: dict[str, Any] | None = None, *, plan: Any = None,
+              quality: dict[int, dict[tuple[str, str], float]] | None = None) -> EmbeddingSet:
     ok = np.array(sorted(embeddings), dtype=np.int64)
     bad = np.array(sorted(failures), dtype=np.int64)
     fail_table = table.iloc[bad][["path", "identity", *names]].reset_index(drop=True).astype(str)
@@ -242,10 +266,15 @@ def _assemble(table: pd.DataFrame, names: list[str], embeddings: dict[int, np.nd
     rows = table.iloc[ok].reset_index(drop=True)
     # a loader's codebook (manifest.attrs["value_labels"], e.g. DiveFace's H = man) travels with the set
     codebook = {k: v for k, v in dict(table.attrs.get("value_labels") or {}).items() if k in names}
+    covariates, kinds = None, None
+    if plan:  # the quality measures of every embedded image: numeric covariates
+        from fairaudit.images.quality import covariate_table
+
+        covariates, kinds = covariate_table(plan, [int(r) for r in ok], quality or {})
     return EmbeddingSet(vectors, identity=rows["identity"].to_numpy(),
                         attributes=rows[names] if names else None,
                         path=rows["path"].to_numpy(), failures=fail_table, value_labels=codebook or None,
-                        metadata=metadata)
+                        metadata=metadata, covariates=covariates or None, covariate_kinds=kinds or None)
 
 
 def extract(
@@ -259,6 +288,7 @@ def extract(
     scheduler: Any = None,
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    quality: bool | Sequence[str] = True,
 ) -> EmbeddingSet | dict[str, EmbeddingSet]:
     """Embed every face of a manifest of images into an EmbeddingSet, or one per extractor.
 
@@ -302,6 +332,15 @@ def extract(
         The most pixels (width x height) an image may have (Pillow's default
         limit, about 89 megapixels); a larger one is a failure, refused from
         its header before it is decoded.
+    quality : bool or list of str, default True
+        The image quality measures computed for every embedded image and returned as the set's
+        numeric ``covariates`` (:mod:`fairaudit.images.quality`): True for every registered
+        measure (``fairaudit.plugins.available("quality")``: the built-ins ``face_size``,
+        ``sharpness``, ``brightness``, ``contrast``, ``detector_confidence`` and ``yaw``, and the
+        plugins'), a list of names for those, False for none. A measure that cannot be computed
+        with the extractor (e.g. ``detector_confidence`` with the Haar detector) is left out of the
+        run, with a note in ``metadata["quality"]["notes"]``. The values are cached with the
+        embeddings; cached images without them are computed again (a warning says how many).
 
     Returns
     -------
@@ -314,7 +353,8 @@ def extract(
         damaged: <why>"`` (truncated or corrupt data: such a file is never
         decoded nor embedded) or ``"image too large: <why>"``; images that a
         loader reported missing (``manifest.attrs["missing"]``) are failures
-        too. ``failure_to_acquire(by)`` gives the rate per group.
+        too. ``failure_to_acquire(by)`` gives the rate per group. The quality measures of the
+        embedded images are its numeric ``covariates`` (see ``quality``).
     dict of str to EmbeddingSet
         With several extractors: one set per label, in their order, all with
         the same samples in the same order. An image that any extractor could
@@ -358,7 +398,7 @@ def extract(
 
             return run_extractions(manifest, extractors=extractor, cache=cache, batch_size=batch_size,
                                    progress=progress, attributes=attributes, executor=executor,
-                                   max_pixels=max_pixels).sets
+                                   max_pixels=max_pixels, quality=quality).sets
         return run_extraction(manifest, extractor=extractor, cache=cache, batch_size=batch_size,
                         progress=progress, attributes=attributes, executor=executor,
-                        max_pixels=max_pixels).embeddings
+                        max_pixels=max_pixels, quality=quality).embeddings

@@ -22,6 +22,9 @@ Every extractor, built-in or from a plugin, follows the same protocol (see
     embeddings changes; equal across runs otherwise.
 ``threshold`` : float, optional
     The default cosine threshold of ``fairaudit compare``.
+``detect_and_align_with_detection(image) -> (chip, Detection)`` and ``detection_provides``, optional
+    The chip and the detection it came from (box, detector confidence, 5 landmarks), for the
+    quality measures of :mod:`fairaudit.images.quality`.
 
 Images are read with Pillow (:func:`read_image`), which also checks them:
 an image larger than ``max_pixels`` is refused from its header, before any
@@ -94,6 +97,7 @@ from fairaudit.images.models import (
     SHAPE_PREDICTOR_FILE,
     model_path,
 )
+from fairaudit.images.quality import Detection
 from fairaudit.images.reading import (
     BAD_IMAGE,
     BAD_MAX_PIXELS,
@@ -114,4 +118,5 @@ __all__ = [
     "HaarDetector",
     "DlibResnetExtractor",
     "DLIB_RESNET_THRESHOLD",
+    "Detection",
 ]

@@ -71,6 +71,23 @@ def register_datasets(register):
 
 
 @hookspec
+def register_quality(register):
+    """Register image quality measures, computed by ``extract`` and returned as numeric covariates.
+
+    The factory builds a measure: a callable ``measure(image, *, box, confidence, landmarks)``
+    that gets the decoded image (HxWx3 uint8 RGB), the face box ``(left, top, right, bottom)``,
+    the detector's confidence and dlib's 5 landmark points as a (5, 2) array of (x, y) (each None
+    when the extractor does not give it) and returns a dict from covariate names to finite
+    floats, the same names for every image. Its optional attribute ``requires`` (a tuple among
+    ``"box"``, ``"confidence"``, ``"landmarks"``) and method ``applies(extractor)`` (None, or the
+    reason why it cannot be computed) declare when it cannot be computed: it is then left out of
+    the whole run with a note, never NaN for some images. ``version`` (str, optional) is part of
+    the cache key of its values. See ``fairaudit.images.quality``; the built-ins are
+    ``face_size``, ``sharpness``, ``brightness``, ``contrast``, ``detector_confidence`` and ``yaw``.
+    """
+
+
+@hookspec
 def register_commands(subparsers):
     """Add sub-commands to the ``fairaudit`` command line.
 

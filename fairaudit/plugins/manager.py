@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "fairaudit.plugins.builtin.splits",
     "fairaudit.plugins.builtin.datasets",
     "fairaudit.plugins.builtin.extractors",
+    "fairaudit.plugins.builtin.quality",
 )
 #: hook name of every kind of registered thing
 KINDS = {
@@ -34,6 +35,7 @@ KINDS = {
     "head": "register_heads",
     "split": "register_splits",
     "dataset": "register_datasets",
+    "quality": "register_quality",
 }
 
 UNKNOWN_NAME = (

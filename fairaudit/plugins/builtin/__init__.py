@@ -1,2 +1,2 @@
-"""Built-in plugins: fairaudit registers its own heads, splits, datasets and extractors through
-the same hooks as third-party plugins."""
+"""Built-in plugins: fairaudit registers its own heads, splits, datasets, extractors and quality
+measures through the same hooks as third-party plugins."""
