@@ -43,6 +43,26 @@ Scores are cosine similarities. To first order a genuine pair scores
 parameters and sample noise (same identities, centres and image quality), and :func:`planted_systems`
 says how they should compare.
 
+Covariates
+----------
+A preset with a :class:`CovariateModel` (``covariates_explained``, ``covariates_direct``) also draws,
+per sample, ``quality`` (numeric in (0, 1), higher is better), ``age`` (numeric, years at capture)
+and ``device`` (categorical), an observed part of the image noise next to the hidden ``q``: the noise
+scale is multiplied by ``exp(lambda_g * (1 - quality))`` (and a device factor), an identity's centre
+drifts with the years between its captures, and elderly centres share a direction (the model is in
+:mod:`fairaudit.data.synthetic_covariates`). ``metadata["planted"]["covariates"]`` then says what was
+planted, JSON-safe: ``scenario``; ``names``, ``kinds`` and ``units`` of the covariates; ``quality``
+(``drives`` = ``"fnmr"``, ``direction``, per-group ``median`` and ``slope``, the groups it is
+``lower_in`` and ``steeper_in``); ``age`` (``drives``, ``via`` the age gap of a genuine pair,
+``direction``, ``first_capture_years``, ``span_years``, ``drift`` and ``impostor``: its ``drives``
+= ``"fmr"``, ``direction``, ``above_age``, ``strength``, or None); ``device`` (``drives``,
+``levels``, ``noise_factor``, ``worst``, ``direction``, or None); and ``gap`` (the ``groups`` and
+attribute ``value`` whose FNMR gap the scenario is about, its ``rate``, ``explained_by`` =
+``"quality"``, ``direct_effect``: whether a group effect remains after adjusting for quality, i.e.
+whether the groups' own ``intra_spread`` differs from the others', ``intra_spread_excess``: their mean
+``intra_spread`` minus the others', and the ``adjusted_odds_ratio`` to expect: ``"about 1"``,
+``"> 1"`` or ``"< 1"``).
+
 See ``docs/guide/synthetic.md`` for the presets and what an audit should find. The machinery (argument
 checks, the shared layout, the draws of every group) is in :mod:`fairaudit.data.synthetic_model`.
 """
@@ -57,6 +77,7 @@ import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.data.embedding_set import EmbeddingSet
+from fairaudit.data.synthetic_covariates import COVARIATE_KINDS, CovariateModel, in_gap_group
 from fairaudit.data.synthetic_model import (  # noqa: F401 - the error messages are public here
     _SYSTEM_RANKS, BAD_DIM, BAD_N_IDENTITIES, BAD_OVERRIDE, BAD_RANDOM_STATE, BAD_SAMPLES, BAD_SYSTEM_NAME,
     BAD_SYSTEM_OVERRIDES, BAD_SYSTEMS, NO_DEFAULT_SYSTEMS, SYSTEM_PROBLEM, TOO_FEW_IDENTITIES, UNKNOWN_GROUP_KEY,
@@ -72,7 +93,11 @@ __all__ = ["UNKNOWN_PRESET", "UNKNOWN_PARAMETER", "UNKNOWN_GROUP_KEY", "BAD_OVER
            "BAD_N_IDENTITIES", "TOO_FEW_IDENTITIES", "BAD_SAMPLES", "BAD_DIM", "BAD_RANDOM_STATE", "BAD_PRESET",
            "PARAMETERS", "GroupSpec", "Preset", "PRESETS", "population", "planted", "describe",
            "BAD_SYSTEMS", "BAD_SYSTEM_NAME", "BAD_SYSTEM_OVERRIDES", "SYSTEM_PROBLEM", "NO_DEFAULT_SYSTEMS",
-           "DEFAULT_SYSTEMS", "systems", "planted_systems"]
+           "DEFAULT_SYSTEMS", "systems", "planted_systems", "CovariateModel"]
+
+
+def _covariate_kinds(p: Preset) -> dict[str, str] | None:
+    return {name: COVARIATE_KINDS[name] for name in p.covariates.names} if p.covariates is not None else None
 
 
 # --- generation ---------------------------------------------------------------
@@ -90,7 +115,8 @@ def population(
     Parameters
     ----------
     preset : str or Preset, default "diveface"
-        A key of :data:`PRESETS` (``"diveface"``, ``"balanced"``) or a Preset.
+        A key of :data:`PRESETS` (``"diveface"``, ``"balanced"``, ``"covariates_explained"``,
+        ``"covariates_direct"``) or a Preset.
     n_identities : int or dict, default 100
         Identities per group, or a dict mapping a group label (``"HA"`` or
         ``"H & A"``) or an attribute value (``"A"``: every group with that value)
@@ -113,7 +139,8 @@ def population(
     EmbeddingSet
         Unit-norm embeddings, identity labels like ``"HA0001"`` and one
         attribute column per preset attribute. Rows come group by group, then
-        identity by identity.
+        identity by identity. A preset with covariates adds the covariates
+        ``quality``, ``age`` and ``device`` and ``metadata["planted"]["covariates"]``.
 
     Raises
     ------
@@ -135,11 +162,13 @@ def population(
     dim = _resolve_dim(p, dim)
     rng = _resolve_rng(random_state)
     layout = _Layout.draw(p, dim, rng)
-    embeddings, identity, attributes = _draw(p, specs, counts, lo, hi, layout)
+    embeddings, identity, attributes, covariates = _draw(p, specs, counts, lo, hi, layout)
     return EmbeddingSet(
         embeddings,
         identity=identity,
         attributes=attributes,
+        covariates=covariates,
+        covariate_kinds=_covariate_kinds(p),
         value_labels={a: dict(book) for a, book in p.value_labels.items()},
         metadata={"planted": _planted_metadata(p, specs, overridden=bool(overrides))},
     )
@@ -214,10 +243,11 @@ def systems(
     names = list(resolved)
     out: dict[str, EmbeddingSet] = {}
     for name, (overrides, specs) in resolved.items():
-        embeddings, identity, attributes = _draw(p, specs, counts, lo, hi, layout,
-                                                 noise_key=_system_noise_key(name))
+        embeddings, identity, attributes, covariates = _draw(p, specs, counts, lo, hi, layout,
+                                                             noise_key=_system_noise_key(name))
         out[name] = EmbeddingSet(
             embeddings, identity=identity, attributes=attributes,
+            covariates=covariates, covariate_kinds=_covariate_kinds(p),
             value_labels={a: dict(book) for a, book in p.value_labels.items()},
             metadata={"planted": _planted_metadata(p, specs, overridden=bool(overrides)),
                       "system": _system_record(name, overrides, names, default)})
@@ -298,7 +328,10 @@ def planted(preset: str | Preset = "diveface") -> pd.DataFrame:
         ordering is planted), and for 1:N searches (see :func:`search_roles`) ``fnir_rank``
         (FNIR follows the genuine spread, as FNMR) and ``fpir_rank`` (FPIR, and how much a
         group's own identities crowd the top of its non-mated candidate lists, follow
-        ``identity_similarity``, as FMR).
+        ``identity_similarity``, as FMR). A preset with covariates adds ``quality_median``
+        and ``quality_slope`` (the group's median image quality and quality slope) and
+        ``gap_group`` (True for the groups whose FNMR gap its scenario is about); its rates differ
+        through the covariates, not by a planted order, so every group ranks 1.
 
     Examples
     --------
@@ -320,6 +353,9 @@ def planted(preset: str | Preset = "diveface") -> pd.DataFrame:
         for col, order in (("fnmr_rank", p.planted_fnmr_order), ("fmr_rank", p.planted_fmr_order),
                            ("fnir_rank", p.planted_fnmr_order), ("fpir_rank", p.planted_fmr_order)):
             rec[col] = order.index(spec.label) + 1 if order else 1
+        if p.covariates is not None:
+            rec["quality_median"], rec["quality_slope"] = p.covariates.for_group(spec.label, spec.values)
+            rec["gap_group"] = in_gap_group(p.covariates, spec.label, spec.values)
         records.append(rec)
     return pd.DataFrame.from_records(records).set_index("label")
 
@@ -353,7 +389,19 @@ def describe(preset: str | Preset = "diveface") -> str:
         parts.append("In 1:N searches (search_roles) FNIR follows the FNMR order, and FPIR and the crowding "
                      "of a group's own identities at the top of its non-mated candidate lists follow the FMR "
                      "order.")
-    if not (p.planted_fnmr_order or p.planted_fmr_order):
+    if p.covariates is not None:
+        cov = _planted_metadata(p, p.groups, overridden=False)["covariates"]
+        parts.append(
+            f"Covariates {cov['names']} (scenario {cov['scenario']!r}): lower quality raises FNMR, more "
+            f"steeply in {cov['quality']['steeper_in']}; quality is lower in {cov['quality']['lower_in']}; "
+            "a larger age gap raises FNMR"
+            + (f"; impostors older than {cov['age']['impostor']['above_age']:g} raise FMR"
+               if cov["age"]["impostor"] else "")
+            + (f"; device {cov['device']['worst']!r} raises FNMR" if cov["device"] else "")
+            + f". The FNMR gap of {cov['gap']['groups']} is "
+            + ("partly explained by quality and a direct group effect remains after adjustment."
+               if cov["gap"]["direct_effect"] else "entirely explained by quality (adjusted odds ratio about 1)."))
+    elif not (p.planted_fnmr_order or p.planted_fmr_order):
         parts.append("No ordering is planted: an audit should find no systematic difference.")
     return " ".join(parts)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
+from fairaudit.data import synthetic_covariates as _cov
 from fairaudit.data.synthetic_presets import (DEFAULT_SYSTEM_CLAIMS, DEFAULT_SYSTEMS, PARAMETERS, PRESETS,
                                               SYSTEM_GROUPS, GroupSpec, Preset, _check_parameter)
 
@@ -88,9 +89,10 @@ def _resolve_preset(preset: str | Preset) -> Preset:
         return preset
     if isinstance(preset, str) and preset in PRESETS:
         return PRESETS[preset]
-    raise errors.FairauditInputError(
-        UNKNOWN_PRESET.format(value=preset, available=sorted(PRESETS))
-    )
+    plain = sorted(name for name, p in PRESETS.items() if p.covariates is None)
+    with_covariates = sorted(name for name, p in PRESETS.items() if p.covariates is not None)
+    available = f"{plain}" + (f" and, with sample covariates, {with_covariates}" if with_covariates else "")
+    raise errors.FairauditInputError(UNKNOWN_PRESET.format(value=preset, available=available))
 
 
 def _attribute_values(p: Preset) -> list[str]:
@@ -229,20 +231,25 @@ class _Layout:
 
 
 def _draw(p: Preset, specs: tuple[GroupSpec, ...], counts: list[int], lo: int, hi: int, layout: _Layout,
-          noise_key: int | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Embeddings, identities and attributes of every group, group by group.
+          noise_key: int | None = None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame | None]:
+    """Embeddings, identities, attributes and covariates (None unless the preset has a
+    :class:`~fairaudit.data.synthetic_covariates.CovariateModel`) of every group, group by group.
 
     A group draws, from its own generator and in this order, the sizes of its identities, their
     spread jitter, their centre directions, the image quality of every sample and the sample noise.
     None of these draws depends on the group's parameters, which only scale and mix them: so two
     calls with the same layout and different ``specs`` hold the same identities and samples.
     With ``noise_key`` (an int), the sample noise alone comes from a generator seeded by the group's
-    seed and that key instead, and the other draws stay those of ``noise_key=None``.
+    seed and that key instead, and the other draws stay those of ``noise_key=None``. Covariates come
+    from generators of their own (:func:`~fairaudit.data.synthetic_covariates.draw_group`), which
+    leave every other draw as it is without them.
     """
     frame, u0, v0 = layout.frame, layout.u0, layout.v0
     dim = frame.shape[0]
     signs = dict(zip(p.gender_values, (1.0, -1.0)))
-    blocks, identities, rows = [], [], []
+    blocks, identities, rows, covariates = [], [], [], []
+    model = p.covariates
+    elderly = _cov.elderly_direction(layout.seeds, frame) if model is not None else None
     for spec, count, seed in zip(specs, counts, layout.seeds):
         if count == 0:
             continue
@@ -269,7 +276,13 @@ def _draw(p: Preset, specs: tuple[GroupSpec, ...], counts: list[int], lo: int, h
         nrng = grng if noise_key is None else np.random.default_rng(
             np.random.SeedSequence([int(seed), int(noise_key)]))
         noise = nrng.standard_normal((owner.size, dim)) / math.sqrt(dim)
-        x = mu[owner] + (sigma[owner] * quality)[:, None] * noise
+        if model is None:
+            x = mu[owner] + (sigma[owner] * quality)[:, None] * noise
+        else:
+            shift, factor, table = _cov.draw_group(model, spec.label, spec.values, owner, count, dim,
+                                                   int(seed), elderly)
+            x = mu[owner] + shift + (sigma[owner] * quality * factor)[:, None] * noise
+            covariates.append(pd.DataFrame(table))
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         blocks.append(x)
 
@@ -277,14 +290,15 @@ def _draw(p: Preset, specs: tuple[GroupSpec, ...], counts: list[int], lo: int, h
         names = np.array([f"{spec.label}{k + 1:0{width}d}" for k in range(count)])
         identities.append(names[owner])
         rows.append(pd.DataFrame({a: np.full(owner.size, v) for a, v in spec.values.items()}))
-    return np.vstack(blocks), np.concatenate(identities), pd.concat(rows, ignore_index=True)
+    table = pd.concat(covariates, ignore_index=True) if model is not None else None
+    return np.vstack(blocks), np.concatenate(identities), pd.concat(rows, ignore_index=True), table
 
 
 def _planted_metadata(p: Preset, specs: tuple[GroupSpec, ...], *, overridden: bool) -> dict[str, Any]:
     """What a population knows it planted, saved with it: the orderings an audit should recover, with
     groups written as audit tables write them (``"M & N"``, attributes in preset order)."""
     labels = {spec.label: spec.group for spec in p.groups}
-    return {
+    out = {
         "preset": p.name, "attributes": list(p.attributes),
         # overridden parameters may change the order, so none is claimed then
         "fnmr_order": [] if overridden else [labels[x] for x in p.planted_fnmr_order],
@@ -297,6 +311,10 @@ def _planted_metadata(p: Preset, specs: tuple[GroupSpec, ...], *, overridden: bo
         "overridden": overridden,
         "parameters": {spec.group: spec.parameters() for spec in specs},
     }
+    if p.covariates is not None:
+        out["covariates"] = _cov.planted_covariates(
+            p.covariates, [(spec.label, spec.group, spec.values, spec.intra_spread) for spec in specs])
+    return out
 
 
 # --- several systems of one population ---------------------------------------------------------

@@ -2,8 +2,9 @@
 
 :class:`GroupSpec` holds the planted parameters of one demographic group, :class:`Preset` a named
 population of groups with the FNMR and FMR orderings an audit should find, and :data:`PRESETS`
-the built-in ones (``diveface``, ``balanced``). The generative model that turns them into
-embeddings is described in :mod:`fairaudit.synthetic`.
+the built-in ones (``diveface``, ``balanced``, and ``covariates_explained`` / ``covariates_direct``,
+whose samples carry covariates: see :mod:`fairaudit.data.synthetic_covariates`). The generative model
+that turns them into embeddings is described in :mod:`fairaudit.synthetic`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from fairaudit.common import errors
 from fairaudit.data.groups import LABEL_SEP
+from fairaudit.data.synthetic_covariates import CovariateModel
 
 BAD_PARAMETER = (
     "{name}={value!r} for group {group!r} is out of range: it must be {rule}. Fix: "
@@ -150,6 +152,9 @@ class Preset:
     value_labels : mapping, optional
         The codebook of the attribute values, ``{attribute: {value: readable}}``,
         given to every population drawn (``EmbeddingSet.value_labels``).
+    covariates : CovariateModel or None, default None
+        Sample-level covariates (quality, age, device) to draw with every population, and their
+        planted effects (:mod:`fairaudit.data.synthetic_covariates`). None: no covariates.
 
     Raises
     ------
@@ -166,6 +171,7 @@ class Preset:
     gender_attribute: str | None = "gender"
     context_similarity: float = 0.75
     value_labels: Mapping[str, Mapping[str, str]] | None = None
+    covariates: CovariateModel | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value_labels", MappingProxyType(
@@ -210,6 +216,11 @@ class Preset:
                     f"{list(self.gender_values)}; the model encodes at most two",
                     "use two values, or pass gender_attribute=None.",
                 )
+        if self.covariates is not None:
+            if not isinstance(self.covariates, CovariateModel):
+                self._fail(f"covariates={self.covariates!r} is not a CovariateModel",
+                           "pass a fairaudit.synthetic.CovariateModel, or None.")
+            self.covariates.check(self.name, labels, [spec.values for spec in self.groups])
 
     def _fail(self, problem: str, fix: str) -> None:
         raise errors.FairauditInputError(BAD_PRESET.format(name=self.name, problem=problem, fix=fix))
@@ -313,8 +324,44 @@ def _balanced() -> Preset:
     )
 
 
+#: the covariate presets: every group's base intra_spread (direct: ethnicity N's is higher) ...
+_COVARIATE_SPREAD = {"explained": {"A": 0.50, "B": 0.50, "N": 0.50},
+                     "direct": {"A": 0.50, "B": 0.50, "N": 0.58}}
+#: ... their median image quality (N lower: under-exposure of dark skin, as in NIST IR 8429) and the
+#: quality slope (women's noise grows faster as quality drops)
+_COVARIATE_QUALITY = {"quality_median": 0.72, "quality_median_by": {"N": 0.50},
+                      "quality_slope": 1.0, "quality_slope_by": {"M": 1.5}}
+
+
+def _covariate_preset(scenario: str) -> Preset:
+    groups = tuple(
+        GroupSpec(values={"gender": gender, "ethnicity": ethnicity},
+                  intra_spread=_COVARIATE_SPREAD[scenario][ethnicity], identity_similarity=0.28,
+                  gender_strength=_DIVEFACE_GENDER_STRENGTH, gender_angle_deg=0.0, sample_jitter=0.2)
+        for gender in _GENDERS for ethnicity in _ETHNICITIES)
+    common = (
+        "Every sample carries covariates: quality (in (0, 1), higher is better), age (years at capture) "
+        "and device (kiosk, phone, webcam). Lower quality raises the sample noise, and so FNMR, 1.5 times "
+        "as steeply for women (M) as for men; ethnicity N has a lower median quality (0.50 against 0.72); a "
+        "larger age gap between the two samples of a genuine pair lowers its score (more false "
+        "non-matches); impostors older than 60 score higher (more false matches); the webcam adds noise "
+        "(higher FNMR). ")
+    if scenario == "explained":
+        tail = ("Every group has the same intra_spread, so ethnicity N's higher FNMR is entirely explained "
+                "by its lower quality: adjusted for quality, its gap vanishes (odds ratio about 1).")
+    else:
+        tail = ("Ethnicity N also has a larger intra_spread (0.58 against 0.50): part of its FNMR gap is "
+                "explained by its lower quality and a direct group effect remains after adjusting for "
+                "quality (odds ratio above 1).")
+    return Preset(
+        name=f"covariates_{scenario}", attributes=("gender", "ethnicity"), groups=groups,
+        description=common + tail, value_labels=DIVEFACE_VALUE_LABELS,
+        covariates=CovariateModel(scenario=scenario, gap_group="N", **_COVARIATE_QUALITY))
+
+
 #: the built-in populations, by name
-PRESETS: dict[str, Preset] = {p.name: p for p in (_diveface(), _balanced())}
+PRESETS: dict[str, Preset] = {p.name: p for p in (_diveface(), _balanced(), _covariate_preset("explained"),
+                                                  _covariate_preset("direct"))}
 
 
 # --- several systems of one population ---------------------------------------------------------
