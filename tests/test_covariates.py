@@ -265,3 +265,23 @@ def test_cli_covariates_writes_json_plots_and_refuses_bad_input(tmp_path, es, ca
     ]:
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values, note", [
+    ("constant", "falls in a single bin"), ("ties", "falls in a single bin"), ("level", "has the single level 'x'"),
+])
+def test_covariates_without_contrast_are_audited_with_a_note(es, values, note):
+    n = len(es)
+    column = {"constant": np.ones(n), "ties": np.r_[np.zeros(n - 1), 1.0], "level": ["x"] * n}[values]
+    data = fairaudit.EmbeddingSet(es.embeddings, identity=es.identity, attributes=es.attributes,
+                                  covariates={"c": column})
+    r = covariate_audit(data, by="g", threshold=THRESHOLD, n_boot=20)
+    assert any(note in n_ for n_ in r.notes)
+    assert r.fnmr.groupby("group", dropna=False).n_pairs.sum().min() > 0
+
+
+def test_groups_of_one_identity_give_notes_not_errors():
+    data = fairaudit.EmbeddingSet(np.random.default_rng(0).normal(size=(4, 8)), identity=list("aabb"),
+                                  attributes={"g": list("xxyy")}, covariates={"q": [1.0, 2, 3, 4]})
+    r = covariate_audit(data, by="g", threshold=0.3, n_boot=20)
+    assert any("no group has impostor comparisons within it" in n for n in r.notes)

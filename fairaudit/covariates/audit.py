@@ -144,7 +144,12 @@ def covariate_audit(
     position = offsets[ident_group] + local
     weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
     all_weights = np.hstack(weights) if weights is not None else None
-    notes: list[str] = []
+    notes: list[str] = [
+        (f"Covariate {name!r} falls in a single bin {cb.labels[0]}: its quantiles are tied (or it has one "
+         f"value), so nothing is compared within groups. Cut it yourself with bins={{{name!r}: edges}}."
+         if cb.kind == "numeric" else
+         f"Covariate {name!r} has the single level {cb.labels[0]!r}: nothing is compared within groups.")
+        for name, cb in cov_bins.items() if cb.n_bins < 2]
 
     gen = genuine_pairs(data.normalized(), ident)
     fnm = gen.score < thr

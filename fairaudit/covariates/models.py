@@ -74,6 +74,9 @@ def _impostor_frame(cov_bins, ident, ident_group, labels, fm_a, fm_b, max_joint_
                 else:
                     row[f"{name} (pair)"] = cb.pair_labels()[a if a == b else cb.n_bins]
             rows.append(row)
+    if not rows:
+        return None, ("The regression of false matches was not fitted: no group has impostor comparisons "
+                      "within it (every group has a single identity).")
     frame = pd.DataFrame(rows)
     kinds = {c: ("categorical" if c.endswith("(pair)") else "numeric") for c in frame.columns
              if c not in ("false_matches", "comparisons", "group")}
