@@ -11,7 +11,7 @@ import pytest
 import fairaudit
 from fairaudit import errors
 from fairaudit.verification.audit import BAD_N_PERM
-from fairaudit.verification.comparisons import COMPARISON_COLUMNS
+from fairaudit.verification.comparisons import COMPARISON_COLUMNS, TEXT_COLUMNS
 from fairaudit.verification.kernels import random_subsets
 from fairaudit.verification.permutation import holm
 
@@ -117,10 +117,13 @@ def brute_weighted(p, w, members, metric, threshold):
 
 
 def test_intervals_and_pvalues_equal_brute_force_on_materialised_scores():
-    es, p = safe_population(5)
+    es, p = safe_population(7)  # every group has errors of both kinds: no interval is replaced
     n_boot, n_perm, seed = 40, 250, 11
+    # groups of 8 identities: below the default min_identities, their rows would combine the groups'
+    # intervals (Newcombe, tested below); here the percentile intervals of the paired replicates
     r = fairaudit.verification_audit(es, by="eth", threshold=THRESHOLD, n_boot=n_boot, n_perm=n_perm,
-                                     random_state=seed)
+                                     random_state=seed, min_identities=2)
+    assert (r.comparisons.ci_method == "percentile").all()
     rng = np.random.default_rng(seed)
     w = _weights(p, n_boot, rng)
     labels = ["A", "B", "C"]
@@ -168,7 +171,9 @@ def test_intervals_and_pvalues_equal_brute_force_on_materialised_scores():
                 extreme += abs(d) >= abs(observed) * (1 - 1e-9)
         assert table.loc[(metric, a, b)].p_value == pytest.approx((1 + extreme) / (1 + valid), abs=1e-15)
         assert table.loc[(metric, a, b)].n_perm == n_perm
-    assert r.comparisons.loc[r.comparisons.metric == "eer", "p_value"].isna().all()
+    tested = r.comparisons.metric != "eer"
+    assert (r.comparisons.loc[tested, "p_method"] == "permutation").all()
+    assert (r.comparisons.loc[~tested, "p_method"] == "bootstrap").all()
 
 
 def test_same_seed_same_pvalues_and_n_perm_zero_gives_none():
@@ -242,7 +247,8 @@ def test_score_file_route_gives_the_same_comparisons():
     a = fairaudit.verification_audit(es, **kw).comparisons
     b = fairaudit.verification_audit(scores, **kw).comparisons
     assert a[["metric", "kind", "group_a", "group_b"]].equals(b[["metric", "kind", "group_a", "group_b"]])
-    numeric = [c for c in COMPARISON_COLUMNS if c not in ("metric", "kind", "group_a", "group_b")]
+    assert a[list(TEXT_COLUMNS)].equals(b[list(TEXT_COLUMNS)])
+    numeric = [c for c in COMPARISON_COLUMNS if c not in TEXT_COLUMNS]
     np.testing.assert_allclose(a[numeric].to_numpy(float), b[numeric].to_numpy(float), atol=1e-12, equal_nan=True)
 
 
@@ -294,3 +300,68 @@ def test_permutation_test_holds_its_level_under_the_null():
         rejections += permutation_pvalue(data, first, "fnmr", 99, rng) < 0.05
     # three binomial standard errors (0.015) around 0.05
     assert 0.005 <= rejections / n_sim <= 0.096
+
+
+def big_and_tiny(seed, n_big=60, d=16):
+    """A group of ``n_big`` identities and one of 2 (3 samples each: 9 impostor comparisons)."""
+    rng = np.random.default_rng(seed)
+    xs, ids, grp = [], [], []
+    for label, n in (("big", n_big), ("tiny", 2)):
+        for i in range(n):
+            xs.append(rng.standard_normal(d) + 0.9 * rng.standard_normal((3, d)))
+            ids += [f"{label}{i}"] * 3
+            grp += [label] * 3
+    return fairaudit.EmbeddingSet(np.vstack(xs), identity=ids, attributes={"g": grp})
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_tiny_group_gets_a_combined_interval_that_agrees_with_its_pvalue(seed):
+    """The audit's case: FMR "big vs tiny", 9 impostor comparisons in the tiny group. The paired
+    bootstrap interval of the difference was the big group's own ([0.0085, 0.0119]: it excluded 0)
+    while the permutation p-value was 0.43; the row now combines the two reported intervals."""
+    from fairaudit.verification.small_samples import newcombe_difference
+
+    r = fairaudit.verification_audit(big_and_tiny(seed), by="g", threshold={"fmr": 1e-2}, n_boot=200,
+                                     n_perm=999, random_state=seed)
+    bg, t = r.by_group, r.comparisons.set_index("metric")
+    assert bg.loc["tiny", "n_impostor"] == 9 and bg.loc["tiny", "fmr_ci_method"] == "clopper-pearson"
+    assert (t.ci_method == "newcombe").all()
+    for metric in ("fmr", "fnmr", "eer"):
+        row = t.loc[metric]
+        sides = [tuple(bg.loc[g, [metric, f"{metric}_ci_low", f"{metric}_ci_high"]]) for g in ("big", "tiny")]
+        assert (row.difference_ci_low, row.difference_ci_high) == pytest.approx(newcombe_difference(*sides))
+    fmr = t.loc["fmr"]
+    assert fmr.p_holm > 0.05 and fmr.difference_ci_low < 0 < fmr.difference_ci_high  # no contradiction
+    # EER: no permutation test; the p-value of the combined interval, in Holm's adjustment
+    eer = t.loc["eer"]
+    assert eer.p_method == "newcombe" and 0 < eer.p_value <= 1 and eer.n_perm == 0
+    np.testing.assert_allclose(r.comparisons.p_holm, holm(r.comparisons.p_value))
+    assert any("EER comparisons have bootstrap p-values" in n for n in r.notes)
+
+
+def test_eer_rows_have_the_bootstrap_pvalue_of_their_paired_replicates():
+    from fairaudit.verification.audit_inputs import REPLICATE_SINK
+    from fairaudit.systems.compare import bootstrap_pvalue as from_systems
+    from fairaudit.verification.comparisons import bootstrap_pvalue
+
+    assert from_systems is bootstrap_pvalue  # moved down to verification, still importable there
+    es, _ = safe_population(7)
+    sink = {}
+    token = REPLICATE_SINK.set(sink)
+    try:
+        r = fairaudit.verification_audit(es, by="eth", threshold=THRESHOLD, n_boot=60, n_perm=99,
+                                         random_state=2, min_identities=2)
+    finally:
+        REPLICATE_SINK.reset(token)
+    labels = list(r.by_group.label)
+    eer = r.comparisons[r.comparisons.metric == "eer"]
+    assert len(eer) == 3 and (eer.p_method == "bootstrap").all() and (eer.ci_method == "percentile").all()
+    for _, row in eer.iterrows():
+        d = sink["eer"][:, labels.index(row.group_a)] - sink["eer"][:, labels.index(row.group_b)]
+        assert row.p_value == pytest.approx(bootstrap_pvalue(d), abs=1e-15)
+        d = d[np.isfinite(d)]
+        lo, hi = np.quantile(d, [0.025, 0.975])
+        assert (row.difference_ci_low, row.difference_ci_high) == pytest.approx((lo, hi), abs=1e-15)
+    # Holm runs over every p-value of the table, the EER ones included
+    np.testing.assert_allclose(r.comparisons.p_holm, holm(r.comparisons.p_value))
+    assert r.comparisons.p_holm.notna().sum() == len(r.comparisons)

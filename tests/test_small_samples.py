@@ -137,3 +137,93 @@ def test_far_and_frr_fold_failures_to_acquire_in_by_hand():
     assert plain.by_group[list(SYSTEM_COLUMNS)].isna().all().all()
     back = fairaudit.VerificationResult.from_json(r.to_json())
     np.testing.assert_allclose(back.by_group.frr, bg.frr)
+
+
+def test_eer_of_a_two_identity_group_does_not_collapse():
+    from fairaudit.verification.small_samples import FLAG_COLUMNS
+
+    assert "eer_ci_method" in FLAG_COLUMNS
+    r = fairaudit.verification_audit(population(), by="eth", threshold=0.3, n_boot=100, n_perm=0)
+    a = r.by_group.loc["A"]
+    assert a.eer_ci_method == METHOD_EXACT and a.eer_ci_low <= a.eer <= a.eer_ci_high < 1
+    assert a.eer_ci_high > a.eer_ci_low
+    if a.eer == 0:  # no error at the EER: the rule of three on min(identities, identity pairs) = 1
+        assert a.eer_ci_high == pytest.approx(1 - 0.025 ** (1 / 1))
+    assert r.by_group.loc["C", "eer_ci_method"] == METHOD_PERCENTILE
+    assert any("FMR, FNMR and EER intervals are Clopper-Pearson" in n for n in r.notes)
+    assert (r.by_group.eer_ci_method != "").all()
+    assert (fairaudit.verification_audit(population(), by="eth", threshold=0.3, n_boot=0).by_group
+            .eer_ci_method == "").all()
+
+
+def _eer(fmr, fnmr):
+    """Every row's EER (bob.measure's rule: the highest threshold on a tie in |FMR - FNMR|)."""
+    diff = np.abs(fmr - fnmr)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    k = diff.shape[1] - 1 - np.argmin(diff[:, ::-1], axis=1)
+    rows = np.arange(len(k))
+    return (fmr[rows, k] + fnmr[rows, k]) / 2
+
+
+def _simulate_eer_coverage(m, k, mu, n_sim, n_boot, seed, tau=0.5):
+    """Coverage of the reported EER interval of a group of ``m`` identities with ``k`` samples each:
+    genuine scores mu + u_i + e, impostor scores a_i + a_j + e (identity effects u, a ~ N(0, tau),
+    noise N(0, 1)), whose true EER is Phi(-mu / (s_gen + s_imp)). The bootstrap resamples
+    identities as the audit does, with the exact weighted sums."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    true = norm.cdf(-mu / (np.hypot(tau, 1.0) + np.hypot(np.sqrt(2) * tau, 1.0)))
+    grid = np.linspace(-4, mu + 4, 300)
+    ia, ib = np.triu_indices(m, 1)
+    n_gen_i = k * (k - 1) // 2
+    hits_exact = hits_pct = 0
+    for _ in range(n_sim):
+        u, a = rng.normal(0, tau, m), rng.normal(0, tau, m)
+        gen = mu + u[:, None] + rng.standard_normal((m, n_gen_i))
+        imp = a[ia][:, None] + a[ib][:, None] + rng.standard_normal((len(ia), k * k))
+        rej = (gen[:, :, None] < grid).sum(axis=1).astype(float)  # identities x thresholds
+        acc = (imp[:, :, None] >= grid).sum(axis=1).astype(float)  # identity pairs x thresholds
+        w = rng.multinomial(m, np.full(m, 1 / m), size=n_boot).astype(float)
+        ww = w[:, ia] * w[:, ib]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps = _eer((ww @ acc) / (ww.sum(axis=1) * k * k)[:, None], (w @ rej) / (w.sum(axis=1) * n_gen_i)[:, None])
+        n_gen, n_imp = m * n_gen_i, len(ia) * k * k
+        eer = _eer((acc.sum(axis=0) / n_imp)[None], (rej.sum(axis=0) / n_gen)[None])[0]
+        pct = tuple(np.nanquantile(reps, [0.025, 0.975]))
+        # what apply_intervals passes for the EER: n = n_genuine + n_impostor, units = min(m, pairs)
+        lo, hi, _ = honest_interval(eer * (n_gen + n_imp), n_gen + n_imp, min(m, len(ia)), reps, pct, 0.95,
+                                    small=True, n_identities=m)
+        hits_exact += lo <= true <= hi
+        hits_pct += pct[0] <= true <= pct[1]
+    return hits_exact / n_sim, hits_pct / n_sim
+
+
+@pytest.mark.parametrize("m,k,mu", [(4, 4, 3.0), (6, 3, 3.0), (10, 4, 4.5), (20, 3, 3.0)])
+def test_small_group_eer_interval_reaches_its_nominal_coverage(m, k, mu):
+    exact, pct = _simulate_eer_coverage(m, k, mu, n_sim=400, n_boot=200, seed=10 * m + k)
+    assert exact >= 0.917  # 400 simulations: three binomial standard errors below 0.95
+    assert exact > pct
+
+
+def _wilson(x, n, z=1.959963984540054):
+    p = x / n
+    centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+def test_newcombe_and_mover_by_hand():
+    from fairaudit.verification.small_samples import mover_ratio, newcombe_difference
+
+    # Newcombe (1998), table II, example (a): 56/70 - 48/80 with Wilson intervals (method 10)
+    lo, hi = newcombe_difference(_wilson(56, 70), _wilson(48, 80))
+    assert lo == pytest.approx(0.0524, abs=5e-4) and hi == pytest.approx(0.3339, abs=5e-4)
+    # MOVER's ratio bounds are where Newcombe's interval of p_a - r p_b reaches 0
+    for a, b in ((_wilson(56, 70), _wilson(48, 80)), ((0.0, 0.0, 0.3), (0.2, 0.05, 0.5)),
+                 ((0.1, 0.01, 0.4), (0.02, 0.001, 0.9))):
+        r_lo, r_hi = mover_ratio(a, b)
+        assert 0 <= r_lo <= a[0] / b[0] <= r_hi
+        assert newcombe_difference(a, tuple(r_lo * v for v in b))[0] == pytest.approx(0, abs=1e-12) or r_lo == 0
+        assert newcombe_difference(a, tuple(r_hi * v for v in b))[1] == pytest.approx(0, abs=1e-12)
+    assert np.isnan(mover_ratio((0.1, 0.0, 0.3), (0.2, 0.0, 0.5))[1])  # b may be 0: no finite upper bound
+    assert np.isnan(mover_ratio((0.1, 0.0, 0.3), (0.0, 0.0, 0.5))).all()

@@ -31,6 +31,8 @@ import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.common.provenance import provenance
+# the verification audit's comparisons use it too (``systems`` imports ``verification``, not the reverse)
+from fairaudit.verification.comparisons import bootstrap_pvalue  # noqa: F401 - importable here, where it was
 
 #: columns of ``SystemComparison.differences``
 DIFFERENCE_COLUMNS = (
@@ -157,18 +159,6 @@ def _check_aligned(n0: str, d0: Any, name: str, data: Any) -> None:
             raise errors.FairauditInputError(NOT_ALIGNED.format(
                 a=n0, b=name, what=what, fix=fix,
                 detail=f"identity {ta.index[k]!r} has {col}={va[k]!r} in {n0!r} and {vb[k]!r} in {name!r}"))
-
-
-def bootstrap_pvalue(diff: np.ndarray) -> float:
-    """Two-sided p-value of a paired difference from its bootstrap replicates: ``2 * min(P*(d <= 0),
-    P*(d >= 0))`` with one added to each count (never 0), NaN with fewer than two finite replicates."""
-    d = np.asarray(diff, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size < 2:
-        return float("nan")
-    below = (np.count_nonzero(d <= 0) + 1) / (d.size + 1)
-    above = (np.count_nonzero(d >= 0) + 1) / (d.size + 1)
-    return float(min(1.0, 2.0 * min(below, above)))
 
 
 def _interval(diff: np.ndarray, ci: float) -> tuple[float, float]:

@@ -184,12 +184,12 @@ def verification_audit(
         Default: the system's temporary directory. Removed afterwards.
     n_perm : int
         Identity-level permutations per row of ``comparisons`` for the FMR and FNMR p-values
-        (0 = no p-value). The comparisons need the bootstrap (``n_boot > 0``); on the
-        EmbeddingSet route they add one pass over all pairs.
+        (0 = no p-value, the EER rows' bootstrap ones included). The comparisons need the
+        bootstrap (``n_boot > 0``); on the EmbeddingSet route they add one pass over all pairs.
     min_identities : int
         Groups with fewer identities are flagged (``below_min_identities``, notes) and get
-        Clopper-Pearson FMR/FNMR intervals on an effective sample size instead of percentile
-        ones (see ``docs/concepts/statistics.md``).
+        Clopper-Pearson FMR/FNMR/EER intervals on an effective sample size instead of percentile
+        ones, and their comparisons combined (Newcombe) intervals (see ``docs/concepts/statistics.md``).
 
     Returns
     -------
@@ -386,11 +386,11 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
             bounds = np.array([percentile_interval(reps[:, g], ci) for g in range(G)]).reshape(G, 2)
             by_group[f"{metric}_ci_low"] = bounds[:, 0]
             by_group[f"{metric}_ci_high"] = bounds[:, 1]
+        fmr_units = [int(m_g) * (int(m_g) - 1) / 2 if ipc[g].totals is None else len(ipc[g].totals[0])
+                     for g, m_g in enumerate(ident_per_group)]
         for g in range(G):
-            m_g = int(ident_per_group[g])
             apply_intervals(by_group, g, fmr_reps=fmr_reps[:, g], fnmr_reps=fnmr_reps[:, g], ci=float(ci),
-                            fmr_units=(m_g * (m_g - 1) / 2 if ipc[g].totals is None else len(ipc[g].totals[0])),
-                            min_identities=int(min_identities))
+                            fmr_units=fmr_units[g], min_identities=int(min_identities), eer_reps=eer_reps[:, g])
         replicates = (fmr_reps, fnmr_reps)
         sink = REPLICATE_SINK.get()
         if sink is not None:  # a caller that pairs several audits' replicates (compare_systems)
@@ -399,11 +399,11 @@ def _verification_audit(data: Any, *, by: Any, threshold: Any, alpha: float, n_b
             stats, values={m: by_group[m].to_numpy(dtype=float) for m in ("fmr", "fnmr", "eer")},
             replicates={"fmr": fmr_reps, "fnmr": fnmr_reps, "eer": eer_reps}, weights=weights,
             accepts=all_identity_pair_accepts(stats, k_op), threshold=thr, ci=float(ci),
-            n_perm=int(n_perm), rng=rng)
+            n_perm=int(n_perm), rng=rng, by_group=by_group, fmr_units=fmr_units, min_identities=int(min_identities))
         if G >= 2:
-            notes.append("EER comparisons have bootstrap intervals but no p-value: the permutation test "
-                         "covers FMR and FNMR at the threshold." if n_perm else
-                         "n_perm=0: the comparisons have no permutation p-value.")
+            notes.append("EER comparisons have bootstrap p-values (p_method), not permutation ones: the "
+                         "permutation test covers FMR and FNMR at the threshold." if n_perm else
+                         "n_perm=0: the comparisons have no p-value.")
     else:
         comparisons = empty_comparisons()
         notes.append("n_boot=0: no group comparisons (their intervals need bootstrap replicates).")

@@ -49,9 +49,10 @@ class VerificationResult(ResultOutput):
         Results written before ``d_prime`` and the ``_vs_geomean`` columns existed read back
         without them.
         Small samples: ``n_false_matches`` and ``n_false_non_matches`` (the error counts at the
-        threshold), ``fmr_ci_method`` and ``fnmr_ci_method`` (``"percentile"``, or
+        threshold), ``fmr_ci_method``, ``fnmr_ci_method`` and ``eer_ci_method`` (``"percentile"``, or
         ``"clopper-pearson"`` where the group has fewer than ``min_identities`` identities, no
-        error, or a percentile interval without width; ``""`` without bootstrap),
+        error, or a percentile interval without width; ``""`` without bootstrap; the EER's on
+        ``n_genuine + n_impostor`` comparisons, see ``docs/concepts/statistics.md``),
         ``fmr_below_rule_of_30`` and ``fnmr_below_rule_of_30`` (fewer than 30 errors,
         Doddington's rule of 30) and ``below_min_identities``. System level (ISO/IEC 19795-1):
         ``fta`` (failure-to-acquire rate of the group's samples), ``far`` = fmr x (1 - fta) and
@@ -92,9 +93,15 @@ class VerificationResult(ResultOutput):
         ``ratio`` (a / b, NaN when b is 0) with ``difference_ci_low``, ``difference_ci_high``,
         ``ratio_ci_low`` and ``ratio_ci_high`` (percentile intervals of the same paired identity-bootstrap
         replicates as ``by_group``; replicates with a zero denominator are left out of the ratio),
-        ``p_value`` (two-sided identity-level permutation test at the fixed threshold; NaN for
-        EER and when ``n_perm=0``), ``p_holm`` (Holm's adjustment over every p-value of the
-        table) and ``n_perm`` (permutations behind the p-value, 0 without one).
+        ``ci_method`` (``"percentile"``; ``"newcombe"`` where a side is below ``min_identities`` or
+        has a Clopper-Pearson interval: the two sides' reported intervals combined, Newcombe's
+        square-and-add for the difference and MOVER for the ratio, whose upper bound is NaN when
+        unbounded), ``p_value`` (two-sided; NaN when ``n_perm=0``), ``p_method``
+        (``"permutation"``: identity-level permutation test at the fixed threshold, FMR and FNMR;
+        ``"bootstrap"``: EER, the percentile interval of the paired differences inverted;
+        ``"newcombe"``: EER with ``ci_method`` ``"newcombe"``, that interval inverted; ``""``
+        without a p-value), ``p_holm`` (Holm's adjustment over every p-value of the table) and
+        ``n_perm`` (permutations behind the p-value, 0 without one).
     """
 
     threshold: float

@@ -87,7 +87,8 @@ def verification_summary(result) -> str:
     comparisons = getattr(result, "comparisons", None)
     if comparisons is not None and len(comparisons):
         out += ["", f"Group comparisons ({ci_pct}% CI from the same identity bootstraps; p: identity "
-                "permutation test, Holm-adjusted over the table)", _comparisons_table(comparisons)]
+                "permutation test for FMR and FNMR, paired bootstrap for EER, Holm-adjusted over the table)",
+                _comparisons_table(comparisons)]
     if result.notes:
         out += ["", "Notes:"] + [f"- {n}" for n in result.notes]
     return "\n".join(out)
