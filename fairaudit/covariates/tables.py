@@ -101,27 +101,35 @@ def _cell_denominators(w: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cell_numerators(w: np.ndarray, a: np.ndarray, b: np.ndarray, cell: np.ndarray, n_cells: int,
-                     chunk: int = 4096) -> np.ndarray:
-    """``sum w_a w_b`` over the false matches of every cell: ``(R, n_cells)``."""
+def _pair_weight_sums(wt, a, b, cell, count, out):
+    """``out[cell[k], r] += wt[a[k], r] * wt[b[k], r] * count[k]`` for every entry ``k`` (integers)."""
+    R = wt.shape[1]
+    for k in range(len(a)):
+        wa = wt[a[k]]
+        wb = wt[b[k]]
+        row = out[cell[k]]
+        c = count[k]
+        for r in range(R):
+            row[r] += wa[r] * wb[r] * c
+
+
+def _cell_numerators(w: np.ndarray, a: np.ndarray, b: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """``sum w_a w_b`` over the listed comparisons (e.g. the false matches) of every cell:
+    ``(R, n_cells)``. The weights are draw counts (integers), so the sums are exact integers, in a
+    compiled loop over the transposed weights (one contiguous row per identity)."""
+    from fairaudit.verification.kernels import _jit
+
     R = w.shape[0]
-    out = np.zeros((R, n_cells))
     if a.size == 0:
-        return out
+        return np.zeros((R, n_cells))
     key = (a.astype(np.int64) * w.shape[1] + b) * n_cells + cell
     uniq, count = np.unique(key, return_counts=True)
     cell_u = uniq % n_cells
     ab = uniq // n_cells
-    a_u, b_u = ab // w.shape[1], ab % w.shape[1]
-    order = np.argsort(cell_u, kind="stable")
-    a_u, b_u, cell_u, count = a_u[order], b_u[order], cell_u[order], count[order].astype(np.float64)
-    for s in range(0, len(a_u), chunk):
-        sl = slice(s, s + chunk)
-        prod = w[:, a_u[sl]] * w[:, b_u[sl]] * count[sl]
-        cells = cell_u[sl]
-        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-        out[:, cells[starts]] += np.add.reduceat(prod, starts, axis=1)
-    return out
+    wt = np.ascontiguousarray(w.T, dtype=np.int64)
+    out = np.zeros((n_cells, R), dtype=np.int64)
+    _jit(_pair_weight_sums)(wt, ab // w.shape[1], ab % w.shape[1], cell_u, count.astype(np.int64), out)
+    return out.T.astype(np.float64)
 
 
 def impostor_cells(w: np.ndarray, counts: np.ndarray, fm_a: np.ndarray, fm_b: np.ndarray,
