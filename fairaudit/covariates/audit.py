@@ -27,8 +27,9 @@ MAX_FALSE_MATCHES = 20_000_000
 MAX_JOINT_BINS = 64
 
 NOT_EMBEDDINGS = ("data is a {type}; the covariate audit needs an EmbeddingSet with covariates (per-sample "
-                  "values travel with the embeddings). Fix: build one with EmbeddingSet(..., covariates=...) "
-                  "or EmbeddingSet.with_covariates(table); extract gives quality covariates.")
+                  "values travel with the embeddings) or a ScoreSet with covariates per side. Fix: build one "
+                  "with EmbeddingSet(..., covariates=...) or EmbeddingSet.with_covariates(table) (extract gives "
+                  "quality covariates), or ScoreSet.with_covariates(a=..., b=...).")
 NO_COVARIATES = ("the EmbeddingSet has no covariates, so there is nothing to audit by. Fix: add some with "
                  "es.with_covariates({'age': ages, 'quality': scores}), or run extract, which measures "
                  "image quality.")
@@ -55,7 +56,7 @@ def _check_covariates(data: EmbeddingSet, covariates: Any) -> list[str]:
 
 
 def covariate_audit(
-    data: EmbeddingSet,
+    data: Any,
     *,
     by: str | Sequence[str],
     covariates: str | Sequence[str] | None = None,
@@ -76,9 +77,10 @@ def covariate_audit(
 
     Parameters
     ----------
-    data : EmbeddingSet
+    data : EmbeddingSet or ScoreSet
         With covariates (``EmbeddingSet(..., covariates=...)``, or the quality measures of
-        ``extract``).
+        ``extract``; for a ScoreSet, covariates per side: ``ss.with_covariates(a=..., b=...)``,
+        audited over the listed comparisons, see :mod:`fairaudit.covariates.listed`).
     by : str or sequence of str
         The grouping attribute(s), as for :func:`~fairaudit.verification_audit`.
     covariates : str, sequence of str or None
@@ -110,6 +112,15 @@ def covariate_audit(
 
     start = time.perf_counter()
     if not isinstance(data, EmbeddingSet):
+        from fairaudit.data import ScoreSet
+
+        if isinstance(data, ScoreSet):
+            from fairaudit.covariates.listed import listed_covariate_audit
+
+            return listed_covariate_audit(
+                data, by=by, covariates=covariates, threshold=threshold, n_bins=n_bins, bins=bins,
+                curve_bins=curve_bins, n_boot=n_boot, ci=ci, random_state=random_state, bin_width=bin_width,
+                tile=tile, progress=progress, min_identities=min_identities, regression=regression)
         raise errors.FairauditInputError(NOT_EMBEDDINGS.format(type=type(data).__name__))
     names_cov = _check_covariates(data, covariates)
     by_t = normalize_by(by, data.attribute_names)

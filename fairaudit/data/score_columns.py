@@ -14,6 +14,8 @@ import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.data.labels import check_label_text
+from fairaudit.data.score_covariates import PREFIX as _COVARIATE_PREFIX
+from fairaudit.data.score_covariates import check_attribute_names
 
 SCORE_NOT_NUMERIC = (
     "score must hold numbers (higher = more similar); got dtype {dtype}{detail}. Fix: "
@@ -68,11 +70,12 @@ def _plain(value: Any) -> Any:
 
 
 def _infer_attributes(columns: Sequence[str]) -> list[str]:
-    """Every X (not reserved) such that both ``X_a`` and ``X_b`` are columns, in column order."""
+    """Every X (not reserved) such that both ``X_a`` and ``X_b`` are columns, in column order;
+    covariate columns (``covariate:NAME_a``/``_b``) are not attributes."""
     present = set(columns)
     names = []
     for column in columns:
-        if column.endswith("_a"):
+        if column.endswith("_a") and not column.startswith(_COVARIATE_PREFIX):
             name = column[:-2]
             if name and name not in _RESERVED and f"{name}_b" in present and name not in names:
                 names.append(name)
@@ -232,6 +235,7 @@ def _describe_conflict(name: str, ids: np.ndarray, id_cats: np.ndarray, vals: np
 
 
 def _check_names(names: Sequence[str]) -> None:
+    check_attribute_names(list(names))
     for name in names:
         if name in _RESERVED:
             raise errors.FairauditInputError(

@@ -22,47 +22,39 @@ import pandas as pd
 from fairaudit.common import errors
 from fairaudit.data.embedding_set import check_value_labels
 from fairaudit.data.score_columns import encode_columns
+from fairaudit.data.score_covariates import BAD_SIDE, TABLE_SIDES, CovariateMethods, sides_of_table
 from fairaudit.data.score_files import formats as _formats
 from fairaudit.data.score_tables import columns_of_arrays, columns_of_identity_table, columns_of_table
 
 # every name this module defined before its parts moved out, importable from here as before
 from fairaudit.data.score_columns import (  # noqa: F401
-    GENUINE_MISMATCH, GENUINE_NOT_BOOL, NO_IMPOSTOR_ROWS, PAIR_ATTRIBUTE_NOT_CONSTANT, SCORE_COMPLEX,
-    SCORE_NON_FINITE, SCORE_NOT_NUMERIC)
+    GENUINE_MISMATCH, GENUINE_NOT_BOOL, NO_IMPOSTOR_ROWS, PAIR_ATTRIBUTE_NOT_CONSTANT, SCORE_COMPLEX, SCORE_NON_FINITE,
+    SCORE_NOT_NUMERIC)
 from fairaudit.data.score_tables import (  # noqa: F401
     ARRAY_LENGTH_MISMATCH, ARRAY_NOT_1D, ATTRIBUTES_NOT_NAMES, ATTRIBUTE_CLASH, ATTRIBUTE_COLUMNS_MISSING,
     DUPLICATE_COLUMNS, IDENTITIES_NOT_IN_TABLE, IDENTITY_TABLE_CONFLICT, IDENTITY_TABLE_EMPTY_VALUES,
     IDENTITY_TABLE_MISSING_VALUES, IDENTITY_TABLE_NOT_FRAME, MISSING_COLUMNS, SIDES_DIFFER, SIDE_MISSING,
     SIDE_NOT_COLUMNS, SIDE_NOT_TABLE, TABLE_NOT_FRAME)
 from fairaudit.data.score_files.text import (  # noqa: F401
-    DECIMAL_COMMA_HINT, SCORE_FILE_EMPTY, TEXT_HAS_NUL, TEXT_NOT_UTF8, UNDERSCORE_HINT, utf8_error,
-    _first_bad_utf8)
-from fairaudit.data.score_files.csv_tables import (  # noqa: F401
-    BOB_ATTRIBUTE_UNKNOWN, CSV_BAD_CELL, CSV_MISSING_COLUMNS, CSV_UNREADABLE)
+    DECIMAL_COMMA_HINT, SCORE_FILE_EMPTY, TEXT_HAS_NUL, TEXT_NOT_UTF8, UNDERSCORE_HINT, utf8_error, _first_bad_utf8)
+from fairaudit.data.score_files.csv_tables import BOB_ATTRIBUTE_UNKNOWN, CSV_BAD_CELL, CSV_MISSING_COLUMNS, CSV_UNREADABLE  # noqa: F401,E501
 from fairaudit.data.score_files.bob_text import (  # noqa: F401
     LINE_EXTRA_FIELD, LINE_FIELDS, LINE_FIELDS_DETECTED, LINE_FIELDS_OTHER_FORMAT, LINE_SCORE)
 from fairaudit.data.score_files.parquet import PARQUET_UNREADABLE  # noqa: F401
 from fairaudit.data.score_files.formats import (  # noqa: F401
     FORMATS, FORMAT_UNDETECTED, FORMAT_UNKNOWN, READ_CONTEXT, SCORE_FILE_NO_ROWS)
 
-BAD_SIDE = (
-    "side={value!r} must be 'a' or 'b'. Fix: pass side='a' (first side, the reference) "
-    "or side='b' (second side, the probe)."
-)
 NO_ATTRIBUTES_IN_FILE = (
-    "by={value!r}: {path!r} (read as {format}) carries no attributes{why}, so there are no "
-    "groups to compare. Fix: pass identity_attributes= to ScoreSet.read, a table with one row "
-    "per identity and one column per attribute (CLI: --identity-attributes people.csv, a CSV "
-    "with an identity column)."
-)
+    "by={value!r}: {path!r} (read as {format}) carries no attributes{why}, so there are no groups to compare. "
+    "Fix: pass identity_attributes= to ScoreSet.read, a table with one row per identity and one column per "
+    "attribute (CLI: --identity-attributes people.csv, a CSV with an identity column).")
 NO_ATTRIBUTES = (
-    "by={value!r}: this ScoreSet carries no attributes, so there are no groups to compare. Fix: "
-    "build it with attributes: X_a and X_b columns, attributes_a=/attributes_b= of from_arrays, "
-    "or ScoreSet.from_identity_table(pairs, people)."
-)
+    "by={value!r}: this ScoreSet carries no attributes, so there are no groups to compare. Fix: build it with "
+    "attributes: X_a and X_b columns, attributes_a=/attributes_b= of from_arrays, or "
+    "ScoreSet.from_identity_table(pairs, people).")
 
 
-class ScoreSet:
+class ScoreSet(CovariateMethods):
     """Comparison scores from a face matcher, one row per compared pair.
 
     Each row holds the ``score`` of one comparison (higher = more similar; a
@@ -70,19 +62,24 @@ class ScoreSet:
     (both sides show the same person), the identities ``identity_a`` and
     ``identity_b`` of its two sides, and for every attribute ``X`` (e.g.
     ``gender``) the values ``X_a`` and ``X_b``. By convention side ``a`` is the
-    enrolled reference and side ``b`` the probe.
+    enrolled reference and side ``b`` the probe. Covariates (per-sample values such
+    as a quality score) have a value per side too: see :mod:`fairaudit.data.score_covariates`.
 
     Parameters
     ----------
     table : DataFrame
         Columns ``score`` (numeric), ``identity_a``, ``identity_b``, optionally
         ``genuine`` (bool, or 0/1, or the strings ``true``/``false``) and
-        ``X_a`` and ``X_b`` for each attribute ``X``. Other columns are ignored.
+        ``X_a`` and ``X_b`` for each attribute ``X``, and ``covariate:NAME_a`` and
+        ``covariate:NAME_b`` for each covariate. Other columns are ignored.
         Column names are converted to str.
     attributes : sequence of str, optional
         The attribute names to use. ``None`` (the default) infers every ``X``
         such that both ``X_a`` and ``X_b`` are columns (except the reserved
         names ``identity``, ``score`` and ``genuine``).
+    covariate_kinds : mapping, optional
+        ``{name: "numeric" | "categorical"}`` for covariates (default: numeric
+        when both sides hold numbers).
 
     Raises
     ------
@@ -111,8 +108,10 @@ class ScoreSet:
     """
 
     def __init__(self, table: pd.DataFrame, *, attributes: Sequence[str] | None = None,
-                 value_labels: Mapping[str, Mapping[Any, str]] | None = None) -> None:
+                 value_labels: Mapping[str, Mapping[Any, str]] | None = None,
+                 covariate_kinds: Mapping[str, str] | None = None) -> None:
         self._setup(*columns_of_table(table, attributes))
+        self._set_covariates(*(sides_of_table(table) or (None, None)), covariate_kinds, TABLE_SIDES)
         self._value_labels = check_value_labels(value_labels, self._names)
 
     def with_value_labels(self, value_labels: Mapping[str, Mapping[Any, str]] | None) -> "ScoreSet":
@@ -147,18 +146,17 @@ class ScoreSet:
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         for arr in (self._score, self._genuine):
             arr.flags.writeable = False
+        self._set_covariates(None, None, None)
 
     # -- constructors ----------------------------------------------------------
     @classmethod
     def from_arrays(
-        cls,
-        score: Any,
-        *,
-        identity_a: Any,
-        identity_b: Any,
-        genuine: Any = None,
+        cls, score: Any, *, identity_a: Any, identity_b: Any, genuine: Any = None,
         attributes_a: pd.DataFrame | Mapping[str, Any] | None = None,
         attributes_b: pd.DataFrame | Mapping[str, Any] | None = None,
+        covariates_a: pd.DataFrame | Mapping[str, Any] | None = None,
+        covariates_b: pd.DataFrame | Mapping[str, Any] | None = None,
+        covariate_kinds: Mapping[str, str] | None = None,
     ) -> "ScoreSet":
         """Build a set from one array per column.
 
@@ -174,17 +172,23 @@ class ScoreSet:
         attributes_a, attributes_b : DataFrame or mapping, optional
             Attributes of each side, one row per comparison, with the same
             columns on both sides. Give both or neither.
+        covariates_a, covariates_b, covariate_kinds
+            Covariates of each side, one value per comparison, the same names on
+            both sides (see :meth:`with_covariates`).
 
         Returns
         -------
         ScoreSet
         """
-        return cls._from_columns(*columns_of_arrays(
+        out = cls._from_columns(*columns_of_arrays(
             score, identity_a=identity_a, identity_b=identity_b, genuine=genuine,
             attributes_a=attributes_a, attributes_b=attributes_b))
+        out._set_covariates(covariates_a, covariates_b, covariate_kinds)
+        return out
 
     @classmethod
-    def from_identity_table(cls, pairs: pd.DataFrame, identity_attributes: pd.DataFrame) -> "ScoreSet":
+    def from_identity_table(cls, pairs: pd.DataFrame, identity_attributes: pd.DataFrame, *,
+                            covariate_kinds: Mapping[str, str] | None = None) -> "ScoreSet":
         """Build a set from comparisons and a per-identity attribute table.
 
         Parameters
@@ -192,7 +196,7 @@ class ScoreSet:
         pairs : DataFrame
             Columns ``score``, ``identity_a``, ``identity_b`` and optionally
             ``genuine``. Attribute columns ``X_a``/``X_b`` already present are
-            kept.
+            kept, and so are covariate columns (``covariate_kinds`` as for the class).
         identity_attributes : DataFrame
             One row per identity, indexed by identity (or with an ``identity``
             column) and one column per attribute. Identities are compared as
@@ -211,7 +215,9 @@ class ScoreSet:
             different rows, an attribute value of a used identity is missing,
             or an attribute would overwrite a column of ``pairs``.
         """
-        return cls._from_columns(*columns_of_identity_table(pairs, identity_attributes))
+        out = cls._from_columns(*columns_of_identity_table(pairs, identity_attributes))
+        out._set_covariates(*(sides_of_table(pairs, name="pairs") or (None, None)), covariate_kinds, TABLE_SIDES)
+        return out
 
     # -- read-only views -----------------------------------------------------------
     def _labels(self, name: str, side: str) -> np.ndarray:
@@ -226,22 +232,20 @@ class ScoreSet:
 
     @property
     def table(self) -> pd.DataFrame:
-        """A copy of the comparisons: score, genuine, identity_a, identity_b, then X_a, X_b."""
+        """A copy of the comparisons: score, genuine, identity_a, identity_b, then X_a, X_b, then
+        covariate:NAME_a, covariate:NAME_b."""
 
         def text(codes: np.ndarray, cats: np.ndarray) -> pd.Index:
             return pd.Index(cats.tolist(), dtype=None if len(cats) else object).take(codes)
 
         ida, idb, id_cats = self._ids
-        columns: dict[str, Any] = {
-            "score": self._score.copy(),
-            "genuine": self._genuine.copy(),
-            "identity_a": text(ida, id_cats),
-            "identity_b": text(idb, id_cats),
-        }
+        columns: dict[str, Any] = {"score": self._score.copy(), "genuine": self._genuine.copy(),
+                                   "identity_a": text(ida, id_cats), "identity_b": text(idb, id_cats)}
         for name in self._names:
             va, vb, cats = self._attrs[name]
             columns[f"{name}_a"] = text(va, cats)
             columns[f"{name}_b"] = text(vb, cats)
+        columns.update(self._covariate_columns())
         return pd.DataFrame(columns)
 
     @property
@@ -316,11 +320,9 @@ class ScoreSet:
 
     def __repr__(self) -> str:
         attrs = ", ".join(self._names) or "none"
-        return (
-            f"ScoreSet(n_comparisons={len(self)}, n_genuine={self.n_genuine}, "
-            f"n_impostor={self.n_impostor}, n_identities={self.n_identities}, "
-            f"attributes=[{attrs}])"
-        )
+        covs = f", covariates=[{', '.join(self.covariate_names)}]" if self._cov_kinds else ""
+        return (f"ScoreSet(n_comparisons={len(self)}, n_genuine={self.n_genuine}, n_impostor={self.n_impostor}, "
+                f"n_identities={self.n_identities}, attributes=[{attrs}]{covs})")
 
     def column(self, name: str, side: str) -> np.ndarray:
         """One attribute (or ``identity``) of side ``'a'`` or ``'b'``, as a str array (read-only)."""
@@ -351,7 +353,7 @@ class ScoreSet:
         """Write the set to ``.csv`` or ``.parquet``, atomically.
 
         The file has the columns of :attr:`table` (``genuine`` is written as
-        ``true``/``false`` in CSV); :meth:`read` reads it back (formats
+        ``true``/``false`` in CSV; Parquet records the covariates' kinds); :meth:`read` reads it back (formats
         ``fairaudit-csv`` and ``fairaudit-parquet``) with identical scores.
         Returns the path written. A path that cannot be written (a directory,
         a path under a regular file, no permission) raises
@@ -361,12 +363,9 @@ class ScoreSet:
 
     @classmethod
     def read(
-        cls,
-        path: str | os.PathLike,
-        *,
-        format: str | None = None,
-        identity_attributes: pd.DataFrame | None = None,
-        attributes: Sequence[str] | None = None,
+        cls, path: str | os.PathLike, *, format: str | None = None,
+        identity_attributes: pd.DataFrame | None = None, attributes: Sequence[str] | None = None,
+        covariate_kinds: Mapping[str, str] | None = None,
     ) -> "ScoreSet":
         """Read a score file.
 
@@ -390,13 +389,18 @@ class ScoreSet:
         attributes : sequence of str, optional
             Which attributes to take from the file (default: all of them). For
             the Bob text formats it selects columns of ``identity_attributes``.
+        covariate_kinds : mapping, optional
+            Kinds of the covariate columns (``covariate:NAME_a``/``_b``) of the
+            fairaudit formats, over what the file says (Parquet records them; in
+            CSV a covariate is numeric when every cell is a number). Bob's formats
+            carry no covariates.
 
         Returns
         -------
         ScoreSet
         """
         return _formats.read(cls, path, format=format, identity_attributes=identity_attributes,
-                             attributes=attributes)
+                             attributes=attributes, covariate_kinds=covariate_kinds)
 
     @classmethod
     def read_bob_csv(cls, path: str | os.PathLike, *,

@@ -3,8 +3,10 @@
 (fairaudit's and Bob's CSV), ``bob_text`` (Bob's 4- and 5-column text), ``parquet``
 (fairaudit's Parquet), and ``formats`` (detecting the format, reading, writing).
 
-May import: ``fairaudit.common`` and, in ``fairaudit.data``, ``input_files``, ``score_columns``
-and ``score_tables``; never the ScoreSet class (readers build the class they are given).
+May import: ``fairaudit.common`` and, in ``fairaudit.data``, ``input_files``, ``covariates``,
+``score_columns``, ``score_covariates`` and ``score_tables``; never the ScoreSet class (readers build
+the class they are given). Covariates travel in the fairaudit formats as the columns
+``covariate:NAME_a``/``covariate:NAME_b`` (Parquet records their kinds); Bob's formats have none.
 """
 
 from fairaudit.common.lazy import lazy_exports

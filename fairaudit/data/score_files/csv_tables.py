@@ -1,4 +1,5 @@
-"""CSV score files: fairaudit's (``score``, ``identity_a``, ``identity_b``, ``X_a``/``X_b``) and
+"""CSV score files: fairaudit's (``score``, ``identity_a``, ``identity_b``, ``X_a``/``X_b``,
+``covariate:NAME_a``/``covariate:NAME_b``) and
 Bob's ``CSVScoreWriter`` output (``bio_ref_*``/``probe_*`` columns), read into a table of
 comparisons; a bad cell is reported with its line number and content.
 """
@@ -8,13 +9,14 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.data.score_columns import _infer_attributes
+from fairaudit.data.score_covariates import column_names, covariate_names_of, numeric_text_columns
 from fairaudit.data.score_files.text import (SCORE_FILE_EMPTY, _clip, _first_content_line, _number_problem,
                                              _require_content, utf8_error)
 
@@ -215,7 +217,8 @@ def _bob_identity_columns(columns: Sequence[str]) -> str | None:
     return None
 
 
-def _fairaudit_csv_pairs(path: Path, attributes: Sequence[str] | None) -> pd.DataFrame:
+def _fairaudit_csv_pairs(path: Path, attributes: Sequence[str] | None,
+                         covariate_kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
     frame = _read_csv(path, skipinitialspace=False)
     missing = [c for c in ("score", "identity_a", "identity_b") if c not in frame.columns]
     if missing:
@@ -229,8 +232,12 @@ def _fairaudit_csv_pairs(path: Path, attributes: Sequence[str] | None) -> pd.Dat
     checked = ["identity_a", "identity_b"] + (["genuine"] if "genuine" in frame.columns else [])
     checked += [f"{n}_{side}" for n in names for side in ("a", "b")
                 if isinstance(n, str) and f"{n}_{side}" in frame.columns]
+    covariates = covariate_names_of(list(frame.columns), name=repr(str(path)))
+    checked += [c for name in covariates for c in column_names(name)]
     frame["score"] = _csv_cells(path, frame, checked, skipinitialspace=False)
-    return frame
+    # a covariate whose cells all read as numbers is numeric (covariate_kinds= of read says otherwise)
+    text = [c for c, kind in (covariate_kinds or {}).items() if kind == "categorical"]
+    return numeric_text_columns(frame, [c for c in covariates if c not in text])
 
 
 def _bob_csv_pairs(path: Path, attributes: Sequence[str] | None) -> pd.DataFrame:

@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
 from fairaudit.common.files import OUTPUT_NOT_WRITABLE, OutputPathError, atomic_write, check_output
+from fairaudit.data.covariates import covariates_to_json
 from fairaudit.data.score_files.bob_text import _text_pairs
 from fairaudit.data.score_files.csv_tables import (_bob_csv_pairs, _bob_identity_columns, _csv_header,
                                                    _fairaudit_csv_pairs, _header_of)
 from fairaudit.data.score_files.parquet import _parquet_pairs
 from fairaudit.data.score_files.text import _check_text_head, _existing, _first_content_line, _require_content
+from fairaudit.data.score_covariates import PREFIX as COVARIATE_PREFIX
 from fairaudit.data.score_tables import _attribute_names
 
 if TYPE_CHECKING:
@@ -41,6 +43,11 @@ SCORE_FILE_NO_ROWS = (
     "the program that wrote it finished, and pass the file it wrote."
 )
 READ_CONTEXT = "{path!r} (read as {format}): {message}"
+BOB_NO_COVARIATES = (
+    "covariate_kinds={value!r}: {path!r} is read as {format}, and Bob's score formats carry no "
+    "covariates. Fix: drop covariate_kinds=, or write the comparisons as a fairaudit CSV or Parquet file "
+    "with columns covariate:NAME_a and covariate:NAME_b (ScoreSet.with_covariates(...).save(...))."
+)
 
 _FORMAT_VERSION = 1
 FORMATS = ("fairaudit-csv", "fairaudit-parquet", "bob-csv", "bob-4col", "bob-5col")
@@ -49,7 +56,8 @@ _SUFFIXES = ("'.csv'", "'.parquet'")
 
 
 def read(cls: "type[ScoreSet]", path: str | os.PathLike, *, format: str | None,
-         identity_attributes: pd.DataFrame | None, attributes: Sequence[str] | None) -> "ScoreSet":
+         identity_attributes: pd.DataFrame | None, attributes: Sequence[str] | None,
+         covariate_kinds: Mapping[str, str] | None = None) -> "ScoreSet":
     """:meth:`ScoreSet.read`: the file ``path`` read as a ``cls``."""
     path = _existing(path)
     if format is None:
@@ -60,6 +68,8 @@ def read(cls: "type[ScoreSet]", path: str | os.PathLike, *, format: str | None,
             raise errors.FairauditInputError(
                 FORMAT_UNKNOWN.format(value=format, expected=list(FORMATS))
             )
+    if covariate_kinds is not None and fmt.startswith("bob-"):
+        raise errors.FairauditInputError(BOB_NO_COVARIATES.format(value=covariate_kinds, path=str(path), format=fmt))
     if fmt in ("bob-4col", "bob-5col"):
         table = identity_attributes
         if attributes is not None:
@@ -68,12 +78,14 @@ def read(cls: "type[ScoreSet]", path: str | os.PathLike, *, format: str | None,
     if fmt == "bob-csv":
         pairs = _bob_csv_pairs(path, attributes)
     elif fmt == "fairaudit-csv":
-        pairs = _fairaudit_csv_pairs(path, attributes)
+        pairs = _fairaudit_csv_pairs(path, attributes, covariate_kinds)
     else:
-        pairs, stored = _parquet_pairs(path)
+        pairs, stored, stored_kinds = _parquet_pairs(path)
         if attributes is None:
             attributes = stored
-    return _build(cls, path, fmt, pairs, attributes, identity_attributes)
+        if stored_kinds:
+            covariate_kinds = {**stored_kinds, **(covariate_kinds or {})}
+    return _build(cls, path, fmt, pairs, attributes, identity_attributes, covariate_kinds)
 
 
 def read_bob_csv(cls: "type[ScoreSet]", path: str | os.PathLike, *,
@@ -110,9 +122,11 @@ def save(ss: "ScoreSet", path: str | os.PathLike) -> Path:
         else:
             import pyarrow.parquet as pq
 
-            meta = {b"fairaudit": json.dumps({"kind": "ScoreSet",
-                                               "format_version": _FORMAT_VERSION,
-                                               "attributes": ss._names}).encode()}
+            stored: dict[str, Any] = {"kind": "ScoreSet", "format_version": _FORMAT_VERSION,
+                                      "attributes": ss._names}
+            if ss.covariate_kinds:
+                stored["covariates"] = covariates_to_json(ss.covariate_kinds)
+            meta = {b"fairaudit": json.dumps(stored).encode()}
             with atomic_write(path) as tmp:
                 pq.write_table(arrow.replace_schema_metadata(meta), tmp)
     except OSError as exc:  # e.g. the disk filled up, or the directory went away meanwhile
@@ -140,6 +154,10 @@ def _arrow(ss: "ScoreSet") -> Any:
         va, vb, cats = ss._attrs[name]
         columns[f"{name}_a"] = text(va, cats)
         columns[f"{name}_b"] = text(vb, cats)
+    for column, values in ss._covariate_columns().items():
+        numeric = values.dtype.kind == "f"
+        columns[column] = pa.array(values if numeric else values.astype(str).tolist(),
+                                   type=pa.float64() if numeric else pa.string())
     return pa.table(columns)
 
 
@@ -173,15 +191,16 @@ def _select_identity_columns(table: Any, attributes: Sequence[str]) -> Any:
 
 
 def _build(cls: "type[ScoreSet]", path: Path, fmt: str, pairs: pd.DataFrame, attributes: Sequence[str] | None,
-           identity_attributes: pd.DataFrame | None) -> "ScoreSet":
+           identity_attributes: pd.DataFrame | None, covariate_kinds: Mapping[str, str] | None = None) -> "ScoreSet":
     def build() -> "ScoreSet":
         if identity_attributes is None:
-            return cls(pairs, attributes=attributes)
+            return cls(pairs, attributes=attributes, covariate_kinds=covariate_kinds)
         names = _attribute_names(list(pairs.columns), attributes)
         keep = ["score", "identity_a", "identity_b"]
         keep += ["genuine"] if "genuine" in pairs.columns else []
         keep += [f"{name}_{side}" for name in names for side in ("a", "b")]
-        return cls.from_identity_table(pairs[keep], identity_attributes)
+        keep += [c for c in pairs.columns if str(c).startswith(COVARIATE_PREFIX)]
+        return cls.from_identity_table(pairs[keep], identity_attributes, covariate_kinds=covariate_kinds)
 
     if len(pairs) == 0:
         what = (f"the columns {list(pairs.columns)}" if fmt == "fairaudit-parquet"

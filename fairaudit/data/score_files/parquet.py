@@ -1,5 +1,5 @@
 """fairaudit's Parquet score files (written by :meth:`ScoreSet.save`), read into a table of
-comparisons with the attribute names stored in the metadata."""
+comparisons with the attribute names and the covariates' kinds stored in the metadata."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from fairaudit.common import errors
+from fairaudit.data.covariates import kinds_from_json
 from fairaudit.data.input_files import parquet_metadata
 from fairaudit.data.score_files.csv_tables import CSV_MISSING_COLUMNS
 from fairaudit.data.score_files.text import SCORE_FILE_EMPTY
@@ -18,7 +19,9 @@ PARQUET_UNREADABLE = (
 )
 
 
-def _parquet_pairs(path: Path) -> tuple[pd.DataFrame, list[str] | None]:
+def _parquet_pairs(path: Path) -> tuple[pd.DataFrame, list[str] | None, dict[str, str] | None]:
+    """The comparisons of a fairaudit Parquet file, the attribute names and the covariates' kinds
+    stored in its metadata (None when it stores none)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -48,10 +51,16 @@ def _parquet_pairs(path: Path) -> tuple[pd.DataFrame, list[str] | None]:
         raise errors.FairauditInputError(errors.STORED_JSON_INVALID.format(
             path=str(path), what="attribute list in the Parquet metadata 'fairaudit'",
             detail=f"expected a list of names, got {stored!r}"[:200], writer="ScoreSet.save()"))
+    kinds = None
+    if meta.get("covariates") is not None:
+        try:
+            kinds = kinds_from_json(meta["covariates"], where=f"{str(path)!r} (Parquet metadata 'fairaudit')")
+        except errors.FairauditInputError as exc:
+            raise errors.FairauditInputError(str(exc).replace("EmbeddingSet.save()", "ScoreSet.save()")) from None
     for name in names:
         if name != "score" and pa.types.is_nested(arrow.schema.field(name).type):
             raise errors.FairauditInputError(errors.PARQUET_LABEL_TYPE.format(
                 path=str(path), column=name, type=arrow.schema.field(name).type,
                 writer="ScoreSet.save()"))
     frame = pd.DataFrame({name: arrow.column(name).to_pandas() for name in names})
-    return frame, stored
+    return frame, stored, kinds

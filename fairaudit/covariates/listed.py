@@ -1,0 +1,326 @@
+"""The covariate audit of a ScoreSet: the listed comparisons, each side with its covariates.
+
+:func:`covariate_audit` hands a :class:`~fairaudit.data.ScoreSet` here. The tables are those of
+the EmbeddingSet route (:mod:`.audit`), computed from the listed rows instead of all pairs of
+samples:
+
+* every **side of a row is a sample**: index ``i`` is side a of row ``i`` and ``n + i`` side b, so
+  the bins of a covariate are cut over the values of all row-sides together, and a row is the pair
+  of samples ``(i, n + i)``;
+* **genuine rows** give FNMR (identity: ``identity_a``), false non-match when ``score < threshold``;
+* **impostor rows** give FMR within each group (both sides' identities in the group) and for
+  everyone, false match when ``score >= threshold``. The denominators are the listed impostor
+  comparisons, weighted ``w_a * w_b`` in the identity bootstrap like the false matches
+  (:func:`fairaudit.covariates.tables._cell_numerators` sums both), not the all-pairs formula;
+* the threshold is the verification audit's on the same ScoreSet, so a group's bins add up to its
+  FMR and FNMR there.
+
+The regression of false non-matches is :func:`fairaudit.covariates.models.fit_models`'; the
+impostor regression's cells count listed comparisons (:func:`_impostor_frame`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.common import errors
+from fairaudit.common.provenance import provenance
+from fairaudit.common.seeds import resolve_rng
+from fairaudit.covariates import tables
+from fairaudit.covariates.bins import CovariateBins, all_bins, cell_index, check_n_bins, make_bins, quantile_edges
+from fairaudit.covariates.pairs import GenuinePairs
+from fairaudit.covariates.result import CovariateResult
+from fairaudit.data import ScoreSet, make_groups
+
+#: the most joint covariate bins of the impostor regression's cells (as for an EmbeddingSet)
+MAX_JOINT_BINS = 64
+
+NO_COVARIATES = ("the ScoreSet has no covariates, so there is nothing to audit by. Fix: add some with "
+                 "ss.with_covariates(a={'quality': quality_a}, b={'quality': quality_b}) (one value per "
+                 "comparison and side), or columns covariate:NAME_a and covariate:NAME_b in the score file.")
+UNKNOWN_COVARIATE = ("covariates={value!r}: {name!r} is not a covariate of this ScoreSet; covariates: "
+                     "{available}. Fix: pick from those.")
+
+
+def _check_covariates(data: ScoreSet, covariates: Any) -> list[str]:
+    available = data.covariate_names
+    if not available:
+        raise errors.FairauditInputError(NO_COVARIATES)
+    if covariates is None:
+        return available
+    names = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not names:
+        raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name="", available=available))
+    for name in names:
+        if name not in available:
+            raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name=name,
+                                                                      available=available))
+    if len(set(names)) != len(names):
+        raise errors.FairauditInputError(f"covariates={names!r} names a covariate twice. Fix: name each once.")
+    return names
+
+
+def _impostor_cells(a: np.ndarray, b: np.ndarray, cells: np.ndarray, error: np.ndarray, n_cells: int,
+                    w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numerators (false matches) and denominators (all listed impostor comparisons) per cell,
+    ``sum w_a w_b`` over the rows, for weights ``w`` ``(R, m)``."""
+    return (tables._cell_numerators(w, a[error], b[error], cells[error], n_cells),
+            tables._cell_numerators(w, a, b, cells, n_cells))
+
+
+def impostor_rates(present: np.ndarray, a: np.ndarray, b: np.ndarray, cells: np.ndarray, error: np.ndarray,
+                   cell_to_bin: np.ndarray, n_bins: int, weights: np.ndarray | None, *, covariate: str, group,
+                   labels, ci: float, min_identities: int) -> tuple[list[dict], pd.DataFrame]:
+    """FMR per "lower" pair bin and per cell of one set of identities, from listed comparisons.
+
+    ``a``/``b`` are the identities (``0..m-1``) of the two sides of every impostor row, ``cells``
+    their cell and ``error`` whether each is a false match; ``present[I, k]`` says whether identity
+    ``I`` has a side in bin ``k`` among the rows. The rows and the cell table are those of
+    :func:`fairaudit.covariates.tables.impostor_rates`."""
+    m, B = present.shape
+    n_cells = B * (B + 1) // 2
+    num1, den1 = _impostor_cells(a, b, cells, error, n_cells, np.ones((1, m)))
+    merge = np.zeros((len(cell_to_bin), n_bins))
+    merge[np.arange(len(cell_to_bin)), cell_to_bin] = 1.0
+    reps = None
+    if weights is not None and weights.shape[0]:
+        num, den = _impostor_cells(a, b, cells, error, n_cells, weights)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps = (num @ merge) / (den @ merge)
+    i, j = np.triu_indices(B)
+    ids_cell = np.array([np.count_nonzero(present[:, x] | present[:, y]) for x, y in zip(i, j)])
+    ids_bin = np.array([np.count_nonzero((present[:, i[cell_to_bin == k]] | present[:, j[cell_to_bin == k]])
+                                         .any(axis=1)) for k in range(n_bins)])
+    units = ids_bin * np.maximum(ids_bin - 1, 0) / 2.0
+    rows = tables._rows(covariate, "lower", group, labels, ids_bin, (den1 @ merge)[0], (num1 @ merge)[0], reps,
+                        ci, min_identities, units=units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_rate = np.where(den1[0] > 0, num1[0] / den1[0], np.nan)
+    frame = pd.DataFrame({"covariate": covariate, "group": [group] * len(i), "bin_a": i, "bin_b": j,
+                          "n_identities": ids_cell, "n_pairs": np.rint(den1[0]).astype(np.int64),
+                          "n_errors": np.rint(num1[0]).astype(np.int64), "fmr": cell_rate})
+    return rows, frame
+
+
+def _impostor_frame(cov_bins: Mapping[str, CovariateBins], imp_a: np.ndarray, imp_b: np.ndarray, fm: np.ndarray,
+                    group_a: np.ndarray, group_b: np.ndarray, labels, max_joint_bins: int):
+    """The impostor regression's cells (as :func:`fairaudit.covariates.models._impostor_frame` builds
+    them) with the listed comparisons counted: ``((frame, kinds), None)`` or ``(None, why not)``."""
+    sizes = [cb.n_bins for cb in cov_bins.values()]
+    n_joint = int(np.prod(sizes))
+    if n_joint > max_joint_bins:
+        return None, (f"The impostor regression was not fitted: the covariates' joint bins ({n_joint}) exceed "
+                      f"{max_joint_bins}; audit fewer covariates at a time or use fewer bins.")
+    strides = np.cumprod([1] + sizes[:-1])
+    joint = sum(cb.codes * s for cb, s in zip(cov_bins.values(), strides))
+    decode = np.stack([(np.arange(n_joint) // s) % k for s, k in zip(strides, sizes)], axis=1)
+    n_cells = n_joint * (n_joint + 1) // 2
+    ti, tj = np.triu_indices(n_joint)
+    cell = cell_index(n_joint)[joint[imp_a], joint[imp_b]]
+    rows = []
+    for g, label in enumerate(labels):
+        keep = (group_a == g) & (group_b == g)
+        den = np.bincount(cell[keep], minlength=n_cells)
+        num = np.bincount(cell[keep & fm], minlength=n_cells)
+        for c in np.flatnonzero(den > 0):
+            row: dict[str, Any] = {"false_matches": int(num[c]), "comparisons": int(den[c]), "group": label}
+            for k, (name, cb) in enumerate(cov_bins.items()):
+                x, y = int(decode[ti[c], k]), int(decode[tj[c], k])
+                if cb.kind == "numeric":
+                    row[f"{name} (lower bin)"] = float(min(x, y))
+                    row[f"{name} (bins apart)"] = float(abs(x - y))
+                else:
+                    row[f"{name} (pair)"] = cb.pair_labels()[x if x == y else cb.n_bins]
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    kinds = {c: ("categorical" if c.endswith("(pair)") else "numeric") for c in frame.columns
+             if c not in ("false_matches", "comparisons", "group")}
+    return (frame, kinds), None
+
+
+def _models(gen, fnm, gen_group, labels, cov_bins, kinds, sample_ident, ident_group, imp_a, imp_b, fm,
+            ci: float) -> tuple[dict | None, list[str]]:
+    from fairaudit.covariates.models import fit_models
+    from fairaudit.covariates.regression import gap_models
+
+    models, notes = fit_models(gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins,
+                               kinds=kinds, ident=sample_ident, ident_group=ident_group, fm=(None, None),
+                               max_joint_bins=MAX_JOINT_BINS, ci=ci)
+    if len(labels) < 2:
+        return models, notes
+    built, why = _impostor_frame(cov_bins, imp_a, imp_b, fm, ident_group[sample_ident[imp_a]],
+                                 ident_group[sample_ident[imp_b]], labels, MAX_JOINT_BINS)
+    if why:
+        return models, notes + [why]
+    frame, ikinds = built
+    out = dict(models or {})
+    try:
+        model = gap_models(frame, outcome="false_matches", trials="comparisons", group="group",
+                           covariates=list(ikinds), kinds=ikinds, alpha=1.0 - ci)
+        out["impostor"] = {**model.to_dict(), "sentences": model.sentences()}
+    except errors.FairauditInputError as exc:
+        notes = notes + [f"The regression of false matches was not fitted: {exc}"]
+    return (out or None), notes
+
+
+def listed_covariate_audit(
+    data: ScoreSet, *, by: str | Sequence[str], covariates: str | Sequence[str] | None, threshold: Any,
+    n_bins: int, bins: Mapping[str, Sequence[float]] | None, curve_bins: int, n_boot: int, ci: float,
+    random_state: int | np.random.Generator | None, bin_width: float, tile: int, progress: bool | None,
+    min_identities: int, regression: bool,
+) -> CovariateResult:
+    """:func:`~fairaudit.covariate_audit` of a ScoreSet (same arguments, same result)."""
+    from fairaudit.verification.audit import _check_options, verification_audit
+    from fairaudit.verification.policy import parse_threshold
+
+    start = time.perf_counter()
+    names_cov = _check_covariates(data, covariates)
+    by_t = data.resolve_by(by)
+    n_bins = check_n_bins(n_bins)
+    curve_bins = check_n_bins(curve_bins)
+    _check_options(0.5, n_boot, ci, bin_width, tile)
+    parse_threshold(threshold)
+    rng = resolve_rng(random_state)
+    kinds = data.covariate_kinds
+    side_a, side_b = data.covariates("a"), data.covariates("b")
+    n = len(data)
+    # row-side i (side a of row i) and n + i (side b) are the samples the bins are cut over
+    cov_bins = all_bins({c: (kinds[c], np.concatenate([side_a[c].to_numpy(), side_b[c].to_numpy()]))
+                         for c in names_cov}, n_bins=n_bins, bins=bins)
+
+    verification = verification_audit(data, by=by_t, threshold=threshold, n_boot=0, n_perm=0,
+                                      bin_width=bin_width, tile=tile, progress=progress,
+                                      min_identities=min_identities)
+    thr = float(verification.threshold)
+    table = data.identity_table()  # identities and groups as the verification audit's ScoreSet route
+    names = table.index.to_numpy().astype(str)
+    groups = make_groups({name: table[name].to_numpy() for name in by_t}, by_t)
+    lookup = pd.Index(names)
+    ident_a, ident_b = lookup.get_indexer(data.identity_a), lookup.get_indexer(data.identity_b)
+    sample_ident = np.concatenate([ident_a, ident_b]).astype(np.int64)
+    labels = groups.labels
+    G = groups.n_groups
+    ident_group = groups.codes
+    local = np.zeros(len(names), dtype=np.int64)
+    offsets = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        members = np.flatnonzero(ident_group == g)
+        local[members] = np.arange(members.size)
+        offsets[g + 1] = offsets[g] + members.size
+    position = offsets[ident_group] + local
+    weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
+    all_weights = np.hstack(weights) if weights is not None else None
+
+    scores = data.scores
+    rows_gen = np.flatnonzero(data.genuine)
+    gen = GenuinePairs(rows_gen.astype(np.int64), (rows_gen + n).astype(np.int64),
+                       ident_a[rows_gen].astype(np.int64), scores[rows_gen].astype(np.float64))
+    fnm = gen.score < thr
+    gen_group = ident_group[gen.identity]
+    imp_a = np.flatnonzero(~data.genuine).astype(np.int64)
+    imp_b = imp_a + n
+    fm = scores[imp_a] >= thr
+    ia, ib = sample_ident[imp_a], sample_ident[imp_b]
+    group_a, group_b = ident_group[ia], ident_group[ib]
+    n_fm_expected = int(round(float(verification.overall["fmr"]) * float(verification.overall["n_impostor"])))
+    if int(fm.sum()) != n_fm_expected:  # the same scores and threshold: this cannot differ
+        raise RuntimeError(f"covariate audit found {int(fm.sum())} false matches, the audit {n_fm_expected}")
+
+    fnmr_rows: list[dict] = []
+    fmr_rows: list[dict] = []
+    cell_frames: list[pd.DataFrame] = []
+    curve_rows: list[dict] = []
+    ci_f, min_ids = float(ci), int(min_identities)
+    scopes = [(g, labels[g]) for g in range(G)] + [(None, None)]
+
+    def genuine_scope(g, pair_bin, n_out, out_labels, covariate, pairing, sink):
+        if g is None:
+            sel = np.ones(len(gen.identity), dtype=bool)
+            ids, m, w = position[gen.identity], int(offsets[-1]), all_weights
+        else:
+            sel = gen_group == g
+            ids, m, w = local[gen.identity[sel]], int(offsets[g + 1] - offsets[g]), (
+                None if weights is None else weights[g])
+        sink += tables.genuine_rates(ids, pair_bin[sel], fnm[sel], m, n_out, w, covariate=covariate,
+                                     pairing=pairing, group=labels[g] if g is not None else None,
+                                     labels=out_labels, ci=ci_f, min_identities=min_ids)
+
+    for name in names_cov:
+        cb = cov_bins[name]
+        pair_labels = cb.pair_labels()
+        lower = cb.pair_codes(gen.a, gen.b)
+        for g, _ in scopes:
+            genuine_scope(g, lower, len(pair_labels), pair_labels, name, "lower", fnmr_rows)
+        if cb.kind == "numeric":
+            gap = np.abs(cb.values[gen.a] - cb.values[gen.b])
+            if gen.a.size and np.ptp(gap) > 0:
+                gb = make_bins(f"{name} gap", "numeric", gap, n_bins=n_bins)
+                for g, _ in scopes:
+                    genuine_scope(g, gb.codes, gb.n_bins, gb.labels, name, "gap", fnmr_rows)
+            low_vals = np.minimum(cb.values[gen.a], cb.values[gen.b])
+            if gen.a.size:
+                cedges = quantile_edges(low_vals, curve_bins)
+                cbins = make_bins(name, "numeric", low_vals, n_bins=curve_bins, edges=cedges if cedges.size > 1
+                                  and np.ptp(cedges) > 0 else None)
+                rows: list[dict] = []
+                for g, _ in scopes:
+                    genuine_scope(g, cbins.codes, cbins.n_bins, cbins.labels, name, "lower", rows)
+                medians = pd.Series(low_vals).groupby(cbins.codes).median()
+                for row in rows:
+                    row["x"] = float(medians.get(row["bin_code"], np.nan))
+                curve_rows += rows
+        code_a, code_b = cb.codes[imp_a], cb.codes[imp_b]
+        cell_of = cell_index(cb.n_bins)[code_a, code_b]
+        c2b = cb.cell_to_pair()
+        for g, label in scopes:
+            if g is None:
+                keep, to_col, m, w = slice(None), position, int(offsets[-1]), all_weights
+            else:
+                keep = (group_a == g) & (group_b == g)
+                to_col, m, w = local, int(offsets[g + 1] - offsets[g]), None if weights is None else weights[g]
+            a_, b_ = to_col[ia[keep]], to_col[ib[keep]]
+            present = np.zeros((m, cb.n_bins), dtype=bool)
+            present[a_, code_a[keep]] = True
+            present[b_, code_b[keep]] = True
+            rows, cells_df = impostor_rates(present, a_, b_, cell_of[keep], fm[keep], c2b, len(pair_labels), w,
+                                            covariate=name, group=label, labels=pair_labels, ci=ci_f,
+                                            min_identities=min_ids)
+            fmr_rows += rows
+            cells_df["bin_a_label"] = [cb.labels[k] for k in cells_df["bin_a"]]
+            cells_df["bin_b_label"] = [cb.labels[k] for k in cells_df["bin_b"]]
+            cell_frames.append(cells_df)
+
+    models, notes = None, []
+    if regression:
+        models, notes = _models(gen, fnm, gen_group, labels, cov_bins, kinds, sample_ident, ident_group,
+                                imp_a, imp_b, fm, ci_f)
+
+    def frame(rows, extra=()):
+        return pd.DataFrame(rows, columns=list(tables.RATE_TABLE_COLUMNS) + list(extra))
+
+    params = {
+        "by": list(by_t), "covariates": names_cov, "covariate_kinds": {c: kinds[c] for c in names_cov},
+        "threshold": verification.params["threshold"], "n_bins": n_bins, "curve_bins": curve_bins,
+        "bins": {c: list(cov_bins[c].edges) for c in names_cov if cov_bins[c].kind == "numeric"},
+        "n_boot": int(n_boot), "ci": ci_f, "min_identities": min_ids,
+        "random_state": random_state if isinstance(random_state, (int, type(None))) else "Generator",
+        "bin_width": float(bin_width), "tile": int(tile),
+        "bootstrap": "identities resampled with replacement within each group, percentile intervals "
+                     "(Clopper-Pearson on an effective sample size where a bin is small)",
+        "value_labels": {k: v for k, v in data.value_labels.items() if k in by_t},
+        "comparisons": "the listed comparisons of a ScoreSet (bins cut over the values of both sides of every row)",
+    }
+    return CovariateResult(
+        threshold=thr, policy=verification.policy, by=by_t, groups=list(labels),
+        fnmr=frame(fnmr_rows), fmr=frame(fmr_rows),
+        fmr_cells=(pd.concat(cell_frames, ignore_index=True) if cell_frames else
+                   pd.DataFrame(columns=list(tables.CELL_COLUMNS))),
+        fnmr_curve=frame(curve_rows, ("x",)), models=models,
+        by_group=verification.by_group[["label", "n_identities", "n_genuine", "n_impostor", "fmr", "fnmr"]].copy(),
+        params=params, provenance=provenance(elapsed_s=time.perf_counter() - start),
+        notes=[n for n in verification.notes if not n.startswith("n_boot=0")] + notes,
+    )
