@@ -285,3 +285,27 @@ def test_groups_of_one_identity_give_notes_not_errors():
                                   attributes={"g": list("xxyy")}, covariates={"q": [1.0, 2, 3, 4]})
     r = covariate_audit(data, by="g", threshold=0.3, n_boot=20)
     assert any("no group has impostor comparisons within it" in n for n in r.notes)
+
+
+def test_cli_covariates_reads_a_score_file_with_covariates_per_side(tmp_path, es, capsys):
+    from fairaudit.cli import main
+
+    x = es.normalized().astype(np.float64)
+    iu, ju = np.triu_indices(len(es), 1)
+    g, cov = es.column("g"), es.covariates
+    ss = fairaudit.ScoreSet.from_arrays(
+        (x @ x.T)[iu, ju], identity_a=es.identity[iu], identity_b=es.identity[ju],
+        attributes_a={"g": g[iu]}, attributes_b={"g": g[ju]},
+        covariates_a={k: cov[k].to_numpy()[iu] for k in cov}, covariates_b={k: cov[k].to_numpy()[ju] for k in cov})
+    path = ss.save(tmp_path / "scores.parquet")
+    out = tmp_path / "r.json"
+    assert main(["covariates", str(path), "--by", "g", "--threshold", str(THRESHOLD), "--n-boot", "0",
+                 "--no-regression", "--covariate", "device", "--json", str(out)]) == 0
+    listed = CovariateResult.from_json(out)
+    direct = covariate_audit(es, by="g", covariates="device", threshold=THRESHOLD, n_boot=0, regression=False)
+    pd.testing.assert_frame_equal(listed.fnmr[["group", "bin", "n_pairs", "n_errors"]].reset_index(drop=True),
+                                  direct.fnmr[["group", "bin", "n_pairs", "n_errors"]].reset_index(drop=True),
+                                  check_dtype=False)
+    capsys.readouterr()
+    assert main(["covariates", str(path), "--by", "g", "--covariates-csv", str(out)]) == 2
+    assert "holds scores, whose covariates are per side" in capsys.readouterr().err

@@ -28,8 +28,9 @@ def add_covariates_parser(sub: argparse._SubParsersAction, seed_type: Any) -> No
                     "rates per covariate bin with identity-bootstrap intervals, FNMR against each numeric "
                     "covariate, FMR heatmaps over the two samples' bins, and regressions of false non-matches "
                     "and false matches on the groups and the covariates (the gap before and after adjustment).")
-    p.add_argument("data", metavar="DATA", help="an EmbeddingSet file (.npz/.parquet) with covariates, or any "
-                                                "EmbeddingSet file with --covariates-csv")
+    p.add_argument("data", metavar="DATA", help="an EmbeddingSet file (.npz/.parquet) with covariates (or any, "
+                                                "with --covariates-csv), or a fairaudit score file (.csv/.parquet) "
+                                                "with covariate:NAME_a/_b columns")
     p.add_argument("--by", action="append", required=True, metavar="ATTR",
                    help="attribute defining the groups; repeat for intersections")
     p.add_argument("--covariate", action="append", metavar="NAME",
@@ -117,7 +118,8 @@ def read_covariates_csv(data: Any, path: str, categorical: list[str] | None):
 
 
 def cmd_covariates(args: argparse.Namespace) -> int:
-    from fairaudit.cli.loading import _load_embeddings
+    from fairaudit.cli.loading import load_data
+    from fairaudit.data import EmbeddingSet
     from fairaudit.common.files import check_output, save_outputs
     from fairaudit.covariates import covariate_audit
 
@@ -126,7 +128,12 @@ def cmd_covariates(args: argparse.Namespace) -> int:
         if path:
             check_output(path, name=option, directory=directory)
     bins = _bins(args.bins)
-    data = _load_embeddings(args.data)
+    data = load_data(args.data)
+    if args.covariates_csv and not isinstance(data, EmbeddingSet):
+        raise FairauditInputError(
+            f"--covariates-csv adds per-sample covariates to an EmbeddingSet; DATA {args.data!r} holds scores, "
+            "whose covariates are per side. Fix: put them in the score file as covariate:NAME_a and "
+            "covariate:NAME_b columns (ScoreSet.with_covariates(a=..., b=...).save(...)).")
     if args.covariates_csv:
         data = read_covariates_csv(data, args.covariates_csv, args.categorical)
     elif args.categorical:

@@ -3,12 +3,12 @@ attributes), :class:`ScoreSet` (comparison scores of a black-box matcher) and th
 files, demographic groups (``groups``) and synthetic populations with planted biases (``synthetic``).
 
 Modules: ``embedding_set`` (the EmbeddingSet class), ``embedding_files`` (its ``.npz``, ``.parquet``
-and ``.npy`` files), ``labels`` (its label checks), ``input_files`` (checks of any input file before
+and ``.npy`` files), ``labels`` (its label checks), ``covariates`` (sample-level covariates checked), ``input_files`` (checks of any input file before
 it is parsed), ``score_set`` (the ScoreSet class), ``score_tables`` (tables and arrays turned into
-its columns), ``score_columns`` (those columns checked and encoded), ``score_files`` (a sub-package:
+its columns), ``score_columns`` (those columns checked and encoded), ``score_covariates`` (its covariates per side), ``score_files`` (a sub-package:
 score files, one module per format family), ``groups``, ``synthetic`` (drawing a population, or several
-systems of one), ``synthetic_model`` (its argument checks and the drawing itself) and
-``synthetic_presets`` (what a population plants).
+systems of one), ``synthetic_model`` (its argument checks and the drawing itself),
+``synthetic_presets`` (what a population plants) and ``synthetic_covariates`` (planted covariate effects).
 
 May import: ``fairaudit.common``. Nothing above it (no audit, image pipeline or report).
 """
