@@ -446,7 +446,7 @@ def test_demo_writes_the_report_and_prints_its_path_last(tmp_path, capsys, fast_
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith(str(out / "report.html"))
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count('<article class="result"') == 6  # four verification results, the 1:N one, two systems
+    assert html.count('<article class="result"') == 7  # four verification results, the 1:N one, two systems, covariates
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["data"]["failure_to_acquire"][0]["status"] == "none-recorded"
 

@@ -20,7 +20,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     The files are result JSON of any kind the report knows (``result.to_json()``,
     ``fairaudit verify --json``, ``fairaudit identify --json``, ``fairaudit compare --json``
-    for a comparison of systems) or, alone, the report data JSON of an earlier report
+    for a comparison of systems, ``fairaudit covariates --json`` for a covariate audit; each read by
+    its ``"kind"``) or, alone, the report data JSON of an earlier report
     (``--json``), whose title and tolerances are kept unless given again.
     """
     from fairaudit.common.files import check_output, save_outputs, write_text_atomic

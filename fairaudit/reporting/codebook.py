@@ -58,6 +58,8 @@ def display_names(entries: Sequence[Any], codebook: Mapping[str, Mapping[str, st
             labels = list(r.by_group["label"])
         elif entry.kind == "systems":
             labels = list(r.by_group["label"])
+        elif entry.kind == "covariates":
+            labels = list(r.groups)
         elif entry.kind == "classification":
             labels = [*map(str, r.groups), *map(str, r.models)]
         for label in labels:

@@ -20,7 +20,7 @@ SMALL_TEST_GROUP = 50
 def _fta_tables(entries: Sequence[_Entry], population: Any) -> list[dict[str, Any]]:
     bys: list[tuple[str, ...]] = []
     for entry in entries:
-        if entry.kind in ("verification", "systems", "identification", "classification") \
+        if entry.kind in ("verification", "systems", "covariates", "identification", "classification") \
                 and tuple(entry.result.by) not in bys:
             bys.append(tuple(entry.result.by))
     out = []

@@ -3,6 +3,7 @@
 :func:`report` writes one HTML file for any mix of results
 (:class:`~fairaudit.verification.VerificationResult`,
 :class:`~fairaudit.systems.SystemComparison`,
+:class:`~fairaudit.covariates.CovariateResult`,
 :class:`~fairaudit.identification.IdentificationResult`,
 :class:`~fairaudit.classification.ClassificationResult`,
 :class:`~fairaudit.diagnostics.DiagnosticsResult`, their ``to_dict()``
@@ -20,7 +21,7 @@ dictionaries or the paths of their JSON files). The file
 
 The sections are, in order: findings (headline figures with confidence
 intervals, plain-language sentences and a pass / review / fail mark against
-:data:`DEFAULT_TOLERANCES`), data, verification, comparison of systems, identification (1:N),
+:data:`DEFAULT_TOLERANCES`), data, verification, comparison of systems, covariates, identification (1:N),
 classification, diagnostics and method. :func:`report_data` returns everything the report shows as
 JSON-safe data (schema in ``docs/reference/json-schema.md``);
 ``fairaudit report RESULT.json ... --out report.html`` rebuilds the report
@@ -39,6 +40,7 @@ from typing import Any, Mapping
 from fairaudit import __version__
 from fairaudit.common import errors
 from fairaudit.reporting.codebook import codebook_of, display_names
+from fairaudit.reporting.covariates import _covariates_findings
 from fairaudit.reporting.data_section import _fta_tables, _population_summary, _warnings
 from fairaudit.reporting.entries import SCHEMA, _Entry, _entries, _entries_from_data, load_result
 from fairaudit.reporting.figures import plot_classification_roc, plot_confusion, plot_cross, plot_mixture_sweep
@@ -73,6 +75,8 @@ def _assemble(entries: list[_Entry], *, title: str, tolerances: Any, population:
                 findings += _verification_findings(entry, tol)
             elif entry.kind == "systems":
                 findings += _systems_findings(entry, tol)
+            elif entry.kind == "covariates":
+                findings += _covariates_findings(entry, tol)
             elif entry.kind == "identification":
                 findings += _identification_findings(entry, tol)
             elif entry.kind == "classification":
@@ -117,8 +121,8 @@ def report_data(results: Any, *, title: str = "fairaudit report", tolerances: An
     Parameters
     ----------
     results : result, list of results, or dict of name -> result
-        Verification, comparison-of-systems, identification, classification
-        and diagnostics results, their ``to_dict()`` or the paths of their JSON files. A dict gives each
+        Verification, comparison-of-systems, covariate, identification,
+        classification and diagnostics results, their ``to_dict()`` or the paths of their JSON files. A dict gives each
         result its display name (None values are skipped); otherwise names
         are made from the results.
     title : str

@@ -17,24 +17,24 @@ from fairaudit.reporting.formatting import _one_line, _target
 SCHEMA = "fairaudit.report/1"
 
 #: result kinds the report knows, in the order of their sections
-KINDS = ("verification", "systems", "identification", "classification", "diagnostics")
+KINDS = ("verification", "systems", "covariates", "identification", "classification", "diagnostics")
 
 # --- message templates (errors.py conventions: argument, expectation, what came, fix)
 NO_RESULTS = (
     "results is empty. Fix: pass a result, a list of results, or a dict of name -> result "
-    "(VerificationResult, SystemComparison, IdentificationResult, ClassificationResult, DiagnosticsResult "
-    "or their to_dict())."
+    "(VerificationResult, SystemComparison, CovariateResult, IdentificationResult, ClassificationResult, "
+    "DiagnosticsResult or their to_dict())."
 )
 NOT_A_RESULT = (
-    "{name} is not a fairaudit result: expected a VerificationResult, SystemComparison, "
+    "{name} is not a fairaudit result: expected a VerificationResult, SystemComparison, CovariateResult, "
     "IdentificationResult, ClassificationResult, DiagnosticsResult, its to_dict() or the path of its JSON "
     "file; got {got}. "
     "Fix: pass what an audit returned, or the JSON written by result.to_json()."
 )
 UNKNOWN_KIND = (
     "{name} has kind={kind!r}, not one of {kinds}. Fix: pass the JSON written by "
-    "result.to_json() of a verification, comparison of systems, identification, classification or "
-    "diagnostics result."
+    "result.to_json() of a verification, comparison of systems, covariate, identification, classification "
+    "or diagnostics result."
 )
 BROKEN_RESULT = (
     "{name} has kind={kind!r} but cannot be read as such a result ({error}). Fix: pass the JSON "
@@ -63,13 +63,15 @@ class _Entry:
 
 def _result_classes() -> dict[str, Any]:
     from fairaudit.classification import ClassificationResult
+    from fairaudit.covariates import CovariateResult
     from fairaudit.diagnostics import DiagnosticsResult
     from fairaudit.identification import IdentificationResult
     from fairaudit.systems import SystemComparison
     from fairaudit.verification import VerificationResult
 
-    return {"verification": VerificationResult, "systems": SystemComparison, "identification": IdentificationResult,
-            "classification": ClassificationResult, "diagnostics": DiagnosticsResult}
+    return {"verification": VerificationResult, "systems": SystemComparison, "covariates": CovariateResult,
+            "identification": IdentificationResult, "classification": ClassificationResult,
+            "diagnostics": DiagnosticsResult}
 
 
 def load_result(obj: Any, *, name: str = "result") -> Any:
@@ -130,23 +132,29 @@ def _systems_name(result: Any, by: str) -> str:
     return f"Systems {listed} by {by}, {where}"
 
 
+def _verification_where(result: Any) -> str:
+    policy = result.policy or {}
+    if policy.get("kind") == "fmr":
+        on = f" on {policy['group']}" if policy.get("group") is not None else ""
+        return f"at FMR {_target(policy['value'])}{on}"
+    if policy.get("kind") == "fixed" and policy.get("source"):
+        return f"at a threshold from a previous audit ({result.threshold:.4g})"
+    if policy.get("kind") == "eer":
+        return "at the pooled EER threshold"
+    return f"at threshold {result.threshold:.4g}"
+
+
 def _auto_name(result: Any) -> str:
     kind = result.kind
     by = " × ".join(str(b) for b in result.by)
     if kind == "systems":
         return _systems_name(result, by)
     if kind == "verification":
-        policy = result.policy or {}
-        if policy.get("kind") == "fmr":
-            on = f" on {policy['group']}" if policy.get("group") is not None else ""
-            where = f"at FMR {_target(policy['value'])}{on}"
-        elif policy.get("kind") == "fixed" and policy.get("source"):
-            where = f"at a threshold from a previous audit ({result.threshold:.4g})"
-        elif policy.get("kind") == "eer":
-            where = "at the pooled EER threshold"
-        else:
-            where = f"at threshold {result.threshold:.4g}"
-        return f"Verification by {by} {where}"
+        return f"Verification by {by} {_verification_where(result)}"
+    if kind == "covariates":
+        names = [str(c) for c in result.covariates]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"Covariates {listed} by {by} {_verification_where(result)}"
     if kind == "identification":
         policy = result.policy or {}
         where = (f"at FPIR {_target(policy['value'])}" if policy.get("kind") == "fpir"

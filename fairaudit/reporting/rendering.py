@@ -13,6 +13,7 @@ from fairaudit.reporting.figures import draw_figures
 from fairaudit.reporting.formatting import fmt_num
 from fairaudit.reporting.views import (
     _classification_view,
+    _covariates_view,
     _data_view,
     _diagnostics_view,
     _findings_view,
@@ -99,6 +100,7 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
         views = {
             "verification": [_verification_view(e, findings, data) for e in by_kind["verification"]],
             "systems": [_systems_view(e, findings, data) for e in by_kind["systems"]],
+            "covariates": [_covariates_view(e, findings, data) for e in by_kind["covariates"]],
             "identification": [_identification_view(e, findings, data) for e in by_kind["identification"]],
             "classification": [_classification_view(e, findings, data) for e in by_kind["classification"]],
             "diagnostics": [_diagnostics_view(e, findings, data) for e in by_kind["diagnostics"]],
@@ -123,6 +125,13 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
             # a comparison's verdict is a sentence (which system is more accurate, which fairer), not a mark
             said = next((f["sentence"] for f in findings if f["result"] == e.id and f["kind"] == "verdict"), "")
             verdict = {"verdict": "comparison", "verdict_text": said}
+        elif e.kind == "covariates":
+            # the plain answer (does the gap survive?) with the worst mark of its headline odds ratios
+            from fairaudit.reporting.covariates import verdict as covariate_verdict
+
+            short = covariate_verdict(e.result)["short"]
+            verdict = {"verdict": verdict["verdict"] if verdict["verdict"] in ("pass", "review", "fail") else "none",
+                       "verdict_text": short}
         glance.append({"id": e.id, "name": e.name, "kind": e.kind, **counts, **verdict})
     method = _method_view(entries, data)
     template = _environment().get_template("report.html.j2")
@@ -130,7 +139,8 @@ def _render(data: Mapping[str, Any], entries: list[_Entry]) -> str:
         title=data["title"], created=data["created"], version=data["fairaudit_version"],
         summary=data["summary"], entries=glance,
         findings=_findings_view(entries, data), data=data_view,
-        verification=views["verification"], systems=views["systems"], identification=views["identification"],
+        verification=views["verification"], systems=views["systems"], covariates=views["covariates"],
+        identification=views["identification"],
         classification=views["classification"],
         diagnostics=views["diagnostics"], method=method,
         css=Markup(css), js=Markup(js), csp=csp, n_images=n_images,

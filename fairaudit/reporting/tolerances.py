@@ -33,6 +33,10 @@ DEFAULT_TOLERANCES: dict[str, dict[str, Any]] = {
     "demographic_parity_ratio": {"pass": 0.90, "review": 0.80, "better": "higher"},
     "equalized_odds_difference": {"pass": 0.05, "review": 0.10, "better": "lower"},
     "equalized_odds_ratio": {"pass": 0.90, "review": 0.80, "better": "higher"},
+    # covariate audit (the regressions' odds ratio of a group against the reference after adjusting for the
+    # covariates, folded to >= 1: max(OR, 1 / OR))
+    "fnmr_adjusted_or": {"pass": 1.25, "review": 2.0, "better": "lower"},
+    "fmr_adjusted_or": {"pass": 1.25, "review": 2.0, "better": "lower"},
 }
 """Default pass / review / fail bands of every marked figure.
 
@@ -60,6 +64,13 @@ The defaults are a starting point for a review, not a standard:
 * ``demographic_parity_*`` and ``equalized_odds_*`` (fairlearn, binary
   targets only): differences pass up to 0.05 and need review up to 0.10;
   ratios pass from 0.9 and need review from 0.8 (the "four-fifths rule").
+* ``fnmr_adjusted_or``, ``fmr_adjusted_or`` (covariate audit: the odds ratio
+  of a false non-match / false match of a group against the reference group
+  after adjusting for the covariates, folded to ``max(OR, 1 / OR)``, 1 is
+  fair): pass up to 1.25, review up to 2, like the max/min ratios. A gap that
+  survives adjustment (its interval excludes 1) is marked at least
+  ``review`` even when its point estimate is in the pass band
+  (:data:`SURVIVING_GAP_MARK`).
 
 Override any of them with ``tolerances={"fnmr_max_min": {"pass": 1.1,
 "review": 1.5}}`` (or a JSON file of that shape); the direction of a known
@@ -87,6 +98,8 @@ FIGURE_NAMES = {
     "demographic_parity_ratio": "Demographic parity ratio",
     "equalized_odds_difference": "Equalized odds difference",
     "equalized_odds_ratio": "Equalized odds ratio",
+    "fnmr_adjusted_or": "FNMR odds ratio after adjustment",
+    "fmr_adjusted_or": "FMR odds ratio after adjustment",
 }
 #: value of each figure for a perfectly fair system
 FAIR_VALUE = {
@@ -95,7 +108,10 @@ FAIR_VALUE = {
     "fmr_max_geomean": 1.0, "fnmr_max_geomean": 1.0,
     "accuracy_difference": 0.0, "accuracy_ratio": 1.0, "demographic_parity_difference": 0.0,
     "demographic_parity_ratio": 1.0, "equalized_odds_difference": 0.0, "equalized_odds_ratio": 1.0,
+    "fnmr_adjusted_or": 1.0, "fmr_adjusted_or": 1.0,
 }
+#: the least mark of a covariate audit's gap that survives adjustment (its interval excludes 1)
+SURVIVING_GAP_MARK = "review"
 
 # --- message templates (errors.py conventions: argument, expectation, what came, fix)
 UNKNOWN_TOLERANCE = (

@@ -1,5 +1,5 @@
 """The views of a report: the cells, tables and figures of every section (findings, data,
-verification, comparison of systems, identification, classification, diagnostics, method), built from
+verification, comparison of systems, covariates, identification, classification, diagnostics, method), built from
 the report data and
 the results, as the template shows them. Every view draws its figures through this module's
 ``_figure`` (the identification view, in :mod:`fairaudit.reporting.identification`, too)."""
@@ -159,6 +159,12 @@ def _systems_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) 
     return systems_view(entry, findings, data, figure=_figure)
 
 
+def _covariates_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
+    from fairaudit.reporting.covariates_view import covariates_view
+
+    return covariates_view(entry, findings, data, figure=_figure)
+
+
 def _identification_view(entry: _Entry, findings: list[dict], data: Mapping[str, Any]) -> dict[str, Any]:
     from fairaudit.reporting.identification import identification_view
 
@@ -313,6 +319,10 @@ def _data_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, Any]
             from fairaudit.reporting.systems_view import systems_groups_table
 
             groups_tables.append({"id": entry.id, "name": entry.name, "table": systems_groups_table(r)})
+        elif entry.kind == "covariates":
+            from fairaudit.reporting.covariates_view import covariates_groups_table
+
+            groups_tables.append({"id": entry.id, "name": entry.name, "table": covariates_groups_table(r)})
         elif entry.kind == "identification":
             from fairaudit.reporting.identification import identification_groups_table
 
@@ -435,7 +445,7 @@ def _method_view(entries: list[_Entry], data: Mapping[str, Any]) -> dict[str, An
         for key, value in (r.params or {}).items():
             text = value if isinstance(value, str) else json.dumps(to_jsonable(value), ensure_ascii=False)
             items.append({"key": str(key), "value": str(text)})
-        if entry.kind in ("verification", "identification"):
+        if entry.kind in ("verification", "identification", "covariates"):
             items.insert(0, {"key": "threshold policy",
                              "value": f"{(r.policy or {}).get('description', '')}: threshold {r.threshold:.6g}"})
         prov = r.provenance or {}
