@@ -237,3 +237,22 @@ def test_beside_a_verification_result(result, fast_figures, tmp_path):
     assert html.index('<section id="verification"') < html.index('<section id="covariates"') \
         < html.index('<section id="method"')
     assert "fnmr_adjusted_or" in html.split('<section id="method"')[1]  # the tolerances listed under Method
+
+
+def test_covariate_findings_keys_are_documented():
+    import json as _json
+    from pathlib import Path as _Path
+
+    import fairaudit as _fa
+
+    es = _fa.synthetic.population("covariates_direct", n_identities=40, random_state=0)
+    r = _fa.covariate_audit(es, by="ethnicity", threshold={"fmr": 1e-2}, n_boot=20)
+    from fairaudit.reporting import report_data
+
+    data = report_data({"cov": r})
+    doc = (_Path(__file__).resolve().parents[1] / "docs" / "reference" / "json-schema.md").read_text(encoding="utf-8")
+    _json.dumps(data, allow_nan=False)
+    for finding in data["findings"]:
+        for key in finding:
+            assert f"`{key}`" in doc, f"finding key {key!r} is not documented"
+    assert {f["kind"] for f in data["findings"]} >= {"verdict", "figure"}
