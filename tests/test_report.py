@@ -531,6 +531,15 @@ def _demo_shaped_report(tmp_path, verification, classification):
     results[demo.IDENTIFICATION_TITLE] = identification_audit(
         synthetic.population("diveface", n_identities=8, samples_per_identity=2, dim=32, random_state=1),
         by=["gender", "ethnicity"], n_boot=0)
+    from fairaudit.covariates import covariate_audit
+    from fairaudit.systems import compare_systems
+
+    results[demo.COMPARE_TITLE] = compare_systems(
+        synthetic.systems("diveface", n_identities=8, samples_per_identity=2, dim=32, random_state=1),
+        by=["gender", "ethnicity"], threshold={"fmr": 1e-2}, n_boot=20)
+    results[demo.COVARIATES_TITLE] = covariate_audit(
+        synthetic.population("covariates_direct", n_identities=12, samples_per_identity=3, dim=32, random_state=1),
+        by="ethnicity", threshold={"fmr": 1e-2}, n_boot=0)
     for key, title in demo.STUDY_TITLES.items():
         results[title] = diag if key == "diagnostics" else classification
     return report(results, tmp_path / "demo.html", title=demo.REPORT_TITLE).read_text(encoding="utf-8")
