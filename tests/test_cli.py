@@ -84,8 +84,11 @@ def test_demo_writes_json_summary_plots_and_a_report_covering_everything(tmp_pat
     assert json.loads((out / "compare_systems.json").read_text())["kind"] == "systems"
     assert (out / "plots" / "compare_systems_accuracy_fairness.png").exists()
     assert "Comparison of 2 systems by gender x ethnicity" in text
-    # 4 verification + identification + the comparison of two systems + 4 classification + diagnostics
-    assert html.count('<article class="result"') == 11
+    assert json.loads((out / "covariates.json").read_text())["kind"] == "covariates"
+    assert (out / "plots" / "covariates_quality_fnmr_curve.png").exists()
+    assert "Covariate audit at threshold" in text and "Does the gap survive the covariates?" in text
+    # 4 verification + identification + two systems + covariates + 4 classification + diagnostics
+    assert html.count('<article class="result"') == 12
     assert html.index('id="verification"') < html.index('id="identification"') < html.index('id="classification"')
     assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
 

@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.common import errors
-from fairaudit.common.provenance import provenance
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.covariates import tables
-from fairaudit.covariates.bins import CovariateBins, all_bins, cell_index, check_n_bins, make_bins, quantile_edges
+from fairaudit.covariates.assembly import IdentityIndex, genuine_tables, make_result
+from fairaudit.covariates.bins import CovariateBins, all_bins, cell_index, check_n_bins
 from fairaudit.covariates.pairs import GenuinePairs
 from fairaudit.covariates.result import CovariateResult
 from fairaudit.data import ScoreSet, make_groups
@@ -205,15 +205,8 @@ def listed_covariate_audit(
     labels = groups.labels
     G = groups.n_groups
     ident_group = groups.codes
-    local = np.zeros(len(names), dtype=np.int64)
-    offsets = np.zeros(G + 1, dtype=np.int64)
-    for g in range(G):
-        members = np.flatnonzero(ident_group == g)
-        local[members] = np.arange(members.size)
-        offsets[g + 1] = offsets[g] + members.size
-    position = offsets[ident_group] + local
+    index = IdentityIndex.build(ident_group, G)
     weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
-    all_weights = np.hstack(weights) if weights is not None else None
 
     scores = data.scores
     rows_gen = np.flatnonzero(data.genuine)
@@ -230,58 +223,20 @@ def listed_covariate_audit(
     if int(fm.sum()) != n_fm_expected:  # the same scores and threshold: this cannot differ
         raise RuntimeError(f"covariate audit found {int(fm.sum())} false matches, the audit {n_fm_expected}")
 
-    fnmr_rows: list[dict] = []
+    ci_f, min_ids = float(ci), int(min_identities)
+    fnmr_rows, curve_rows = genuine_tables(gen, fnm, gen_group, labels, cov_bins, index, weights, n_bins=n_bins,
+                                           curve_bins=curve_bins, ci=ci_f, min_identities=min_ids)
     fmr_rows: list[dict] = []
     cell_frames: list[pd.DataFrame] = []
-    curve_rows: list[dict] = []
-    ci_f, min_ids = float(ci), int(min_identities)
-    scopes = [(g, labels[g]) for g in range(G)] + [(None, None)]
-
-    def genuine_scope(g, pair_bin, n_out, out_labels, covariate, pairing, sink):
-        if g is None:
-            sel = np.ones(len(gen.identity), dtype=bool)
-            ids, m, w = position[gen.identity], int(offsets[-1]), all_weights
-        else:
-            sel = gen_group == g
-            ids, m, w = local[gen.identity[sel]], int(offsets[g + 1] - offsets[g]), (
-                None if weights is None else weights[g])
-        sink += tables.genuine_rates(ids, pair_bin[sel], fnm[sel], m, n_out, w, covariate=covariate,
-                                     pairing=pairing, group=labels[g] if g is not None else None,
-                                     labels=out_labels, ci=ci_f, min_identities=min_ids)
-
-    for name in names_cov:
-        cb = cov_bins[name]
+    for name, cb in cov_bins.items():
         pair_labels = cb.pair_labels()
-        lower = cb.pair_codes(gen.a, gen.b)
-        for g, _ in scopes:
-            genuine_scope(g, lower, len(pair_labels), pair_labels, name, "lower", fnmr_rows)
-        if cb.kind == "numeric":
-            gap = np.abs(cb.values[gen.a] - cb.values[gen.b])
-            if gen.a.size and np.ptp(gap) > 0:
-                gb = make_bins(f"{name} gap", "numeric", gap, n_bins=n_bins)
-                for g, _ in scopes:
-                    genuine_scope(g, gb.codes, gb.n_bins, gb.labels, name, "gap", fnmr_rows)
-            low_vals = np.minimum(cb.values[gen.a], cb.values[gen.b])
-            if gen.a.size:
-                cedges = quantile_edges(low_vals, curve_bins)
-                cbins = make_bins(name, "numeric", low_vals, n_bins=curve_bins, edges=cedges if cedges.size > 1
-                                  and np.ptp(cedges) > 0 else None)
-                rows: list[dict] = []
-                for g, _ in scopes:
-                    genuine_scope(g, cbins.codes, cbins.n_bins, cbins.labels, name, "lower", rows)
-                medians = pd.Series(low_vals).groupby(cbins.codes).median()
-                for row in rows:
-                    row["x"] = float(medians.get(row["bin_code"], np.nan))
-                curve_rows += rows
         code_a, code_b = cb.codes[imp_a], cb.codes[imp_b]
         cell_of = cell_index(cb.n_bins)[code_a, code_b]
         c2b = cb.cell_to_pair()
-        for g, label in scopes:
-            if g is None:
-                keep, to_col, m, w = slice(None), position, int(offsets[-1]), all_weights
-            else:
-                keep = (group_a == g) & (group_b == g)
-                to_col, m, w = local, int(offsets[g + 1] - offsets[g]), None if weights is None else weights[g]
+        for g in list(range(G)) + [None]:
+            label = None if g is None else labels[g]
+            to_col, m, w = index.scope(g, weights)
+            keep = slice(None) if g is None else (group_a == g) & (group_b == g)
             a_, b_ = to_col[ia[keep]], to_col[ib[keep]]
             present = np.zeros((m, cb.n_bins), dtype=bool)
             present[a_, code_a[keep]] = True
@@ -299,28 +254,10 @@ def listed_covariate_audit(
         models, notes = _models(gen, fnm, gen_group, labels, cov_bins, kinds, sample_ident, ident_group,
                                 imp_a, imp_b, fm, ci_f)
 
-    def frame(rows, extra=()):
-        return pd.DataFrame(rows, columns=list(tables.RATE_TABLE_COLUMNS) + list(extra))
-
-    params = {
-        "by": list(by_t), "covariates": names_cov, "covariate_kinds": {c: kinds[c] for c in names_cov},
-        "threshold": verification.params["threshold"], "n_bins": n_bins, "curve_bins": curve_bins,
-        "bins": {c: list(cov_bins[c].edges) for c in names_cov if cov_bins[c].kind == "numeric"},
-        "n_boot": int(n_boot), "ci": ci_f, "min_identities": min_ids,
-        "random_state": random_state if isinstance(random_state, (int, type(None))) else "Generator",
-        "bin_width": float(bin_width), "tile": int(tile),
-        "bootstrap": "identities resampled with replacement within each group, percentile intervals "
-                     "(Clopper-Pearson on an effective sample size where a bin is small)",
-        "value_labels": {k: v for k, v in data.value_labels.items() if k in by_t},
-        "comparisons": "the listed comparisons of a ScoreSet (bins cut over the values of both sides of every row)",
-    }
-    return CovariateResult(
-        threshold=thr, policy=verification.policy, by=by_t, groups=list(labels),
-        fnmr=frame(fnmr_rows), fmr=frame(fmr_rows),
-        fmr_cells=(pd.concat(cell_frames, ignore_index=True) if cell_frames else
-                   pd.DataFrame(columns=list(tables.CELL_COLUMNS))),
-        fnmr_curve=frame(curve_rows, ("x",)), models=models,
-        by_group=verification.by_group[["label", "n_identities", "n_genuine", "n_impostor", "fmr", "fnmr"]].copy(),
-        params=params, provenance=provenance(elapsed_s=time.perf_counter() - start),
-        notes=[n for n in verification.notes if not n.startswith("n_boot=0")] + notes,
-    )
+    options = dict(n_bins=n_bins, curve_bins=curve_bins, n_boot=n_boot, ci=ci_f, min_identities=min_ids,
+                   random_state=random_state, bin_width=bin_width, tile=tile)
+    return make_result(verification=verification, by=by_t, labels=labels, cov_bins=cov_bins, kinds=kinds,
+                       options=options, value_labels=data.value_labels, fnmr_rows=fnmr_rows, fmr_rows=fmr_rows,
+                       cell_frames=cell_frames, curve_rows=curve_rows, models=models, notes=notes, start=start,
+                       extra_params={"comparisons": "the listed comparisons of a ScoreSet (bins cut over the "
+                                                    "values of both sides of every row)"})
