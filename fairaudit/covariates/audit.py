@@ -198,11 +198,12 @@ def covariate_audit(
 
     models = None
     if regression:
-        from fairaudit.covariates.models import fit_models
+        from fairaudit.covariates.models import all_pairs_counter, fit_models
 
         models, model_notes = fit_models(
-            gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins, kinds=kinds,
-            ident=ident, ident_group=ident_group, fm=(fm_a, fm_b), max_joint_bins=MAX_JOINT_BINS, ci=ci_f)
+            gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins,
+            count=None if fm_a is None else all_pairs_counter(ident, ident_group, fm_a, fm_b),
+            max_joint_bins=MAX_JOINT_BINS, ci=ci_f)
         notes += model_notes
     options = dict(n_bins=n_bins, curve_bins=curve_bins, n_boot=n_boot, ci=ci_f, min_identities=min_ids,
                    random_state=random_state, bin_width=bin_width, tile=tile)

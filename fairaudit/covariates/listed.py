@@ -15,8 +15,8 @@ samples:
 * the threshold is the verification audit's on the same ScoreSet, so a group's bins add up to its
   FMR and FNMR there.
 
-The regression of false non-matches is :func:`fairaudit.covariates.models.fit_models`'; the
-impostor regression's cells count listed comparisons (:func:`_impostor_frame`).
+The regressions are :func:`fairaudit.covariates.models.fit_models`'s, the impostor regression's
+cells counting the listed comparisons (:func:`fairaudit.covariates.models.listed_counter`).
 """
 
 from __future__ import annotations
@@ -106,67 +106,6 @@ def impostor_rates(present: np.ndarray, a: np.ndarray, b: np.ndarray, cells: np.
     return rows, frame
 
 
-def _impostor_frame(cov_bins: Mapping[str, CovariateBins], imp_a: np.ndarray, imp_b: np.ndarray, fm: np.ndarray,
-                    group_a: np.ndarray, group_b: np.ndarray, labels, max_joint_bins: int):
-    """The impostor regression's cells (as :func:`fairaudit.covariates.models._impostor_frame` builds
-    them) with the listed comparisons counted: ``((frame, kinds), None)`` or ``(None, why not)``."""
-    sizes = [cb.n_bins for cb in cov_bins.values()]
-    n_joint = int(np.prod(sizes))
-    if n_joint > max_joint_bins:
-        return None, (f"The impostor regression was not fitted: the covariates' joint bins ({n_joint}) exceed "
-                      f"{max_joint_bins}; audit fewer covariates at a time or use fewer bins.")
-    strides = np.cumprod([1] + sizes[:-1])
-    joint = sum(cb.codes * s for cb, s in zip(cov_bins.values(), strides))
-    decode = np.stack([(np.arange(n_joint) // s) % k for s, k in zip(strides, sizes)], axis=1)
-    n_cells = n_joint * (n_joint + 1) // 2
-    ti, tj = np.triu_indices(n_joint)
-    cell = cell_index(n_joint)[joint[imp_a], joint[imp_b]]
-    rows = []
-    for g, label in enumerate(labels):
-        keep = (group_a == g) & (group_b == g)
-        den = np.bincount(cell[keep], minlength=n_cells)
-        num = np.bincount(cell[keep & fm], minlength=n_cells)
-        for c in np.flatnonzero(den > 0):
-            row: dict[str, Any] = {"false_matches": int(num[c]), "comparisons": int(den[c]), "group": label}
-            for k, (name, cb) in enumerate(cov_bins.items()):
-                x, y = int(decode[ti[c], k]), int(decode[tj[c], k])
-                if cb.kind == "numeric":
-                    row[f"{name} (lower bin)"] = float(min(x, y))
-                    row[f"{name} (bins apart)"] = float(abs(x - y))
-                else:
-                    row[f"{name} (pair)"] = cb.pair_labels()[x if x == y else cb.n_bins]
-            rows.append(row)
-    frame = pd.DataFrame(rows)
-    kinds = {c: ("categorical" if c.endswith("(pair)") else "numeric") for c in frame.columns
-             if c not in ("false_matches", "comparisons", "group")}
-    return (frame, kinds), None
-
-
-def _models(gen, fnm, gen_group, labels, cov_bins, kinds, sample_ident, ident_group, imp_a, imp_b, fm,
-            ci: float) -> tuple[dict | None, list[str]]:
-    from fairaudit.covariates.models import fit_models
-    from fairaudit.covariates.regression import gap_models
-
-    models, notes = fit_models(gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins,
-                               kinds=kinds, ident=sample_ident, ident_group=ident_group, fm=(None, None),
-                               max_joint_bins=MAX_JOINT_BINS, ci=ci)
-    if len(labels) < 2:
-        return models, notes
-    built, why = _impostor_frame(cov_bins, imp_a, imp_b, fm, ident_group[sample_ident[imp_a]],
-                                 ident_group[sample_ident[imp_b]], labels, MAX_JOINT_BINS)
-    if why:
-        return models, notes + [why]
-    frame, ikinds = built
-    out = dict(models or {})
-    try:
-        model = gap_models(frame, outcome="false_matches", trials="comparisons", group="group",
-                           covariates=list(ikinds), kinds=ikinds, alpha=1.0 - ci)
-        out["impostor"] = {**model.to_dict(), "sentences": model.sentences()}
-    except errors.FairauditInputError as exc:
-        notes = notes + [f"The regression of false matches was not fitted: {exc}"]
-    return (out or None), notes
-
-
 def listed_covariate_audit(
     data: ScoreSet, *, by: str | Sequence[str], covariates: str | Sequence[str] | None, threshold: Any,
     n_bins: int, bins: Mapping[str, Sequence[float]] | None, curve_bins: int, n_boot: int, ci: float,
@@ -251,8 +190,11 @@ def listed_covariate_audit(
 
     models, notes = None, []
     if regression:
-        models, notes = _models(gen, fnm, gen_group, labels, cov_bins, kinds, sample_ident, ident_group,
-                                imp_a, imp_b, fm, ci_f)
+        from fairaudit.covariates.models import fit_models, listed_counter
+
+        models, notes = fit_models(gen=gen, fnm=fnm, gen_group=gen_group, labels=labels, cov_bins=cov_bins,
+                                   count=listed_counter(imp_a, imp_b, fm, group_a, group_b),
+                                   max_joint_bins=MAX_JOINT_BINS, ci=ci_f)
 
     options = dict(n_bins=n_bins, curve_bins=curve_bins, n_boot=n_boot, ci=ci_f, min_identities=min_ids,
                    random_state=random_state, bin_width=bin_width, tile=tile)

@@ -38,9 +38,11 @@ def _genuine_frame(gen, fnm, gen_group, labels, cov_bins: Mapping[str, Covariate
     return pd.DataFrame(frame), kinds, names
 
 
-def _impostor_frame(cov_bins, ident, ident_group, labels, fm_a, fm_b, max_joint_bins: int):
-    from fairaudit.covariates.tables import impostor_cells
-
+def _impostor_frame(cov_bins, labels, max_joint_bins: int, count):
+    """The impostor regression's cells: ``((frame, kinds), None)`` or ``(None, why not)``.
+    ``count(g, joint, cells)`` gives the false matches and the comparisons of group ``g`` in every
+    unordered cell of joint bins, for ``joint`` the joint bin of every sample and ``cells`` the
+    ``(n_joint, n_joint)`` cell index."""
     sizes = [cb.n_bins for cb in cov_bins.values()]
     n_joint = int(np.prod(sizes))
     if n_joint > max_joint_bins:
@@ -52,19 +54,10 @@ def _impostor_frame(cov_bins, ident, ident_group, labels, fm_a, fm_b, max_joint_
     cidx = cell_index(n_joint)
     ti, tj = np.triu_indices(n_joint)
     rows = []
-    ia, ib = ident[fm_a], ident[fm_b]
     for g, label in enumerate(labels):
-        members = np.flatnonzero(ident_group == g)
-        local = np.full(len(ident_group), -1)
-        local[members] = np.arange(members.size)
-        mine = ident_group[ident] == g
-        counts = np.zeros((members.size, n_joint))
-        np.add.at(counts, (local[ident[mine]], joint[mine]), 1.0)
-        keep = (ident_group[ia] == g) & (ident_group[ib] == g)
-        num, den = impostor_cells(np.ones((1, members.size)), counts, local[ia[keep]], local[ib[keep]],
-                                  cidx[joint[fm_a[keep]], joint[fm_b[keep]]])
-        for c in np.flatnonzero(den[0] > 0):
-            row: dict[str, Any] = {"false_matches": int(round(num[0, c])), "comparisons": int(round(den[0, c])),
+        num, den = count(g, joint, cidx)
+        for c in np.flatnonzero(den > 0):
+            row: dict[str, Any] = {"false_matches": int(round(num[c])), "comparisons": int(round(den[c])),
                                    "group": label}
             for k, (name, cb) in enumerate(cov_bins.items()):
                 a, b = int(decode[ti[c], k]), int(decode[tj[c], k])
@@ -83,9 +76,46 @@ def _impostor_frame(cov_bins, ident, ident_group, labels, fm_a, fm_b, max_joint_
     return (frame, kinds), None
 
 
-def fit_models(*, gen, fnm, gen_group, labels, cov_bins, kinds, ident, ident_group, fm, max_joint_bins: int,
+def all_pairs_counter(ident: np.ndarray, ident_group: np.ndarray, fm_a: np.ndarray, fm_b: np.ndarray):
+    """``count`` of :func:`_impostor_frame` for all pairs of samples: the comparisons from the samples
+    per identity and joint bin, the false matches from their list (rows ``fm_a``, ``fm_b``)."""
+    from fairaudit.covariates.tables import impostor_cells
+
+    ia, ib = ident[fm_a], ident[fm_b]
+
+    def count(g, joint, cidx):
+        members = np.flatnonzero(ident_group == g)
+        local = np.full(len(ident_group), -1)
+        local[members] = np.arange(members.size)
+        mine = ident_group[ident] == g
+        counts = np.zeros((members.size, cidx.shape[0]))
+        np.add.at(counts, (local[ident[mine]], joint[mine]), 1.0)
+        keep = (ident_group[ia] == g) & (ident_group[ib] == g)
+        num, den = impostor_cells(np.ones((1, members.size)), counts, local[ia[keep]], local[ib[keep]],
+                                  cidx[joint[fm_a[keep]], joint[fm_b[keep]]])
+        return num[0], den[0]
+
+    return count
+
+
+def listed_counter(imp_a: np.ndarray, imp_b: np.ndarray, fm: np.ndarray, group_a: np.ndarray,
+                   group_b: np.ndarray):
+    """``count`` of :func:`_impostor_frame` for listed impostor comparisons (samples ``imp_a``,
+    ``imp_b``; ``fm`` whether each is a false match; the groups of both sides)."""
+    def count(g, joint, cidx):
+        cell = cidx[joint[imp_a], joint[imp_b]]
+        keep = (group_a == g) & (group_b == g)
+        n_cells = cidx.shape[0] * (cidx.shape[0] + 1) // 2
+        return (np.bincount(cell[keep & fm], minlength=n_cells).astype(float),
+                np.bincount(cell[keep], minlength=n_cells).astype(float))
+
+    return count
+
+
+def fit_models(*, gen, fnm, gen_group, labels, cov_bins, count=None, max_joint_bins: int,
                ci: float) -> tuple[dict | None, list[str]]:
-    """Both regressions as plain dicts (``{"genuine": ..., "impostor": ...}``) and the notes."""
+    """Both regressions as plain dicts (``{"genuine": ..., "impostor": ...}``) and the notes;
+    ``count`` (see :func:`_impostor_frame`; None: no impostor regression) counts the impostor cells."""
     from fairaudit.common.errors import FairauditInputError
     from fairaudit.covariates.regression import gap_models
 
@@ -100,9 +130,8 @@ def fit_models(*, gen, fnm, gen_group, labels, cov_bins, kinds, ident, ident_gro
         out["genuine"] = {**model.to_dict(), "sentences": model.sentences()}
     except FairauditInputError as exc:
         notes.append(f"The regression of false non-matches was not fitted: {exc}")
-    fm_a, fm_b = fm
-    if fm_a is not None:
-        built, why = _impostor_frame(cov_bins, ident, ident_group, labels, fm_a, fm_b, max_joint_bins)
+    if count is not None:
+        built, why = _impostor_frame(cov_bins, labels, max_joint_bins, count)
         if why:
             notes.append(why)
         else:
