@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from fairaudit.common import errors
 from fairaudit.common.provenance import provenance
 from fairaudit.covariates import tables
 from fairaudit.covariates.bins import CovariateBins, make_bins, quantile_edges
@@ -44,6 +45,25 @@ class IdentityIndex:
         if g is None:
             return self.position, int(self.offsets[-1]), None if weights is None else np.hstack(weights)
         return self.local, int(self.offsets[g + 1] - self.offsets[g]), None if weights is None else weights[g]
+
+
+def check_covariate_names(data: Any, covariates: Any, no_covariates: str, unknown: str) -> list[str]:
+    """The covariates to audit: all of ``data``'s for None, else the names given, each once and each
+    one of ``data``'s (``no_covariates``/``unknown``: the messages, naming the kind of data)."""
+    available = data.covariate_names
+    if not available:
+        raise errors.FairauditInputError(no_covariates)
+    if covariates is None:
+        return available
+    names = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not names:
+        raise errors.FairauditInputError(unknown.format(value=covariates, name="", available=available))
+    for name in names:
+        if name not in available:
+            raise errors.FairauditInputError(unknown.format(value=covariates, name=name, available=available))
+    if len(set(names)) != len(names):
+        raise errors.FairauditInputError(f"covariates={names!r} names a covariate twice. Fix: name each once.")
+    return names
 
 
 def contrast_notes(cov_bins: Mapping[str, CovariateBins]) -> list[str]:

@@ -38,21 +38,9 @@ UNKNOWN_COVARIATE = ("covariates={value!r}: {name!r} is not a covariate of this 
 
 
 def _check_covariates(data: EmbeddingSet, covariates: Any) -> list[str]:
-    available = data.covariate_names
-    if not available:
-        raise errors.FairauditInputError(NO_COVARIATES)
-    if covariates is None:
-        return available
-    names = [covariates] if isinstance(covariates, str) else list(covariates)
-    if not names:
-        raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name="", available=available))
-    for name in names:
-        if name not in available:
-            raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name=name,
-                                                                      available=available))
-    if len(set(names)) != len(names):
-        raise errors.FairauditInputError(f"covariates={names!r} names a covariate twice. Fix: name each once.")
-    return names
+    from fairaudit.covariates.assembly import check_covariate_names
+
+    return check_covariate_names(data, covariates, NO_COVARIATES, UNKNOWN_COVARIATE)
 
 
 def covariate_audit(

@@ -31,7 +31,7 @@ from fairaudit.common import errors
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.covariates import tables
 from fairaudit.covariates.assembly import IdentityIndex, genuine_tables, make_result
-from fairaudit.covariates.bins import CovariateBins, all_bins, cell_index, check_n_bins
+from fairaudit.covariates.bins import all_bins, cell_index, check_n_bins
 from fairaudit.covariates.pairs import GenuinePairs
 from fairaudit.covariates.result import CovariateResult
 from fairaudit.data import ScoreSet, make_groups
@@ -47,21 +47,9 @@ UNKNOWN_COVARIATE = ("covariates={value!r}: {name!r} is not a covariate of this 
 
 
 def _check_covariates(data: ScoreSet, covariates: Any) -> list[str]:
-    available = data.covariate_names
-    if not available:
-        raise errors.FairauditInputError(NO_COVARIATES)
-    if covariates is None:
-        return available
-    names = [covariates] if isinstance(covariates, str) else list(covariates)
-    if not names:
-        raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name="", available=available))
-    for name in names:
-        if name not in available:
-            raise errors.FairauditInputError(UNKNOWN_COVARIATE.format(value=covariates, name=name,
-                                                                      available=available))
-    if len(set(names)) != len(names):
-        raise errors.FairauditInputError(f"covariates={names!r} names a covariate twice. Fix: name each once.")
-    return names
+    from fairaudit.covariates.assembly import check_covariate_names
+
+    return check_covariate_names(data, covariates, NO_COVARIATES, UNKNOWN_COVARIATE)
 
 
 def _impostor_cells(a: np.ndarray, b: np.ndarray, cells: np.ndarray, error: np.ndarray, n_cells: int,
