@@ -68,8 +68,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fairaudit.cli.loading import load_data
-    from fairaudit.common.files import check_output, save_outputs
-    from fairaudit.systems import compare_systems
+    from fairaudit.cli.outputs import check_result_outputs, write_result_outputs
+    from fairaudit.systems import compare_systems, plots
 
     names = args.name or [Path(d).stem for d in args.data]
     if len(names) != len(args.data):
@@ -77,25 +77,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise FairauditInputError(DUPLICATE_NAMES.format(names=names))
     threshold = _threshold(args)
-    for option, path, directory in (("--json", args.json, False), ("--plots", args.plots, True),
-                                    ("--html", args.html, False)):
-        if path:
-            check_output(path, name=option, directory=directory)
+    check_result_outputs(args)
     systems = {name: load_data(path, fmt=args.format, identity_attributes=args.identity_attributes)
                for name, path in zip(names, args.data)}
     result = compare_systems(systems, by=args.by, threshold=threshold, figure=args.figure, alpha=args.alpha,
                              n_boot=args.n_boot, random_state=args.seed)
     print(result.summary())
-    outputs = []
-    if args.json:
-        outputs.append(("--json", args.json, lambda p: result.to_json(p)))
-    if args.plots:
-        from fairaudit.systems import plots
-
-        outputs.append(("--plots", args.plots, lambda p: plots.save_all(result, p)))
-    if args.html:
-        outputs.append(("--html", args.html, lambda p: result.to_html(p)))
-    written = save_outputs(outputs)
-    for (option, _, _), path in zip(outputs, written):
-        print(f"{option}: written to {path}")
+    write_result_outputs(result, args, plots.save_all)
     return 0

@@ -119,14 +119,11 @@ def read_covariates_csv(data: Any, path: str, categorical: list[str] | None):
 
 def cmd_covariates(args: argparse.Namespace) -> int:
     from fairaudit.cli.loading import load_data
+    from fairaudit.cli.outputs import check_result_outputs, write_result_outputs
+    from fairaudit.covariates import covariate_audit, plots
     from fairaudit.data import EmbeddingSet
-    from fairaudit.common.files import check_output, save_outputs
-    from fairaudit.covariates import covariate_audit
 
-    for option, path, directory in (("--json", args.json, False), ("--plots", args.plots, True),
-                                    ("--html", args.html, False)):
-        if path:
-            check_output(path, name=option, directory=directory)
+    check_result_outputs(args)
     bins = _bins(args.bins)
     data = load_data(args.data)
     if args.covariates_csv and not isinstance(data, EmbeddingSet):
@@ -143,16 +140,5 @@ def cmd_covariates(args: argparse.Namespace) -> int:
                              n_bins=args.n_bins, bins=bins or None, n_boot=args.n_boot, random_state=args.seed,
                              min_identities=args.min_identities, regression=not args.no_regression)
     print(result.summary())
-    outputs = []
-    if args.json:
-        outputs.append(("--json", args.json, lambda p: result.to_json(p)))
-    if args.plots:
-        from fairaudit.covariates import plots
-
-        outputs.append(("--plots", args.plots, lambda p: plots.save_all(result, p)))
-    if args.html:
-        outputs.append(("--html", args.html, lambda p: result.to_html(p)))
-    written = save_outputs(outputs)
-    for (option, _, _), path in zip(outputs, written):
-        print(f"{option}: written to {path}")
+    write_result_outputs(result, args, plots.save_all)
     return 0
