@@ -309,3 +309,14 @@ def test_cli_covariates_reads_a_score_file_with_covariates_per_side(tmp_path, es
     capsys.readouterr()
     assert main(["covariates", str(path), "--by", "g", "--covariates-csv", str(out)]) == 2
     assert "holds scores, whose covariates are per side" in capsys.readouterr().err
+
+
+def test_a_memory_mapped_set_gives_the_same_tables(tmp_path, es, result):
+    path = tmp_path / "emb.npy"
+    np.save(path, np.asarray(es.embeddings, dtype=np.float32))
+    mapped = fairaudit.EmbeddingSet.from_npy(path, identity=es.identity, attributes=es.attributes,
+                                             covariates=es.covariates)
+    assert mapped.out_of_core
+    again = covariate_audit(mapped, by="g", threshold=THRESHOLD, n_boot=50, regression=False)
+    for name in ("fnmr", "fmr", "fmr_cells", "fnmr_curve"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))

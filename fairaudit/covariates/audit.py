@@ -15,7 +15,7 @@ from fairaudit.common.seeds import resolve_rng
 from fairaudit.covariates import tables
 from fairaudit.covariates.assembly import IdentityIndex, genuine_tables, make_result
 from fairaudit.covariates.bins import all_bins, cell_index, check_n_bins
-from fairaudit.covariates.pairs import false_matches, genuine_pairs
+from fairaudit.covariates.pairs import false_matches, genuine_pairs, unit_rows_of
 from fairaudit.covariates.result import CovariateResult
 from fairaudit.data import EmbeddingSet, normalize_by
 from fairaudit.verification.grid import DEFAULT_BIN_WIDTH, DEFAULT_TILE, BinGrid
@@ -137,7 +137,7 @@ def covariate_audit(
     weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
     notes: list[str] = []
 
-    gen = genuine_pairs(data.normalized(), ident)
+    gen = genuine_pairs(unit_rows_of(data), ident)  # a memory-mapped set stays on disk
     fnm = gen.score < thr
     gen_group = ident_group[gen.identity]
 
@@ -151,8 +151,14 @@ def covariate_audit(
         n = len(data)
         bar = _progress_bar(n * (n + 1) // 2, progress, "impostor pairs (covariates)")
         try:
-            fm_a, fm_b = false_matches(data, ident, ident_group, grid, k_op, tile=int(tile),
-                                       progress=None if bar is None else bar.update)
+            import contextlib
+
+            from fairaudit.common.executors import scratch_directory
+
+            # an out-of-core set's sorted rows go to a scratch file, as in the verification audit
+            with (scratch_directory(None) if data.out_of_core else contextlib.nullcontext()) as scratch:
+                fm_a, fm_b = false_matches(data, ident, ident_group, grid, k_op, tile=int(tile), scratch_dir=scratch,
+                                           progress=None if bar is None else bar.update)
         finally:
             if bar is not None:
                 bar.close()

@@ -11,6 +11,7 @@ is counted from the samples per identity and cell, not from a list (see :mod:`.b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -30,13 +31,35 @@ class GenuinePairs:
     score: np.ndarray
 
 
-def genuine_pairs(unit_rows: np.ndarray, ident: np.ndarray) -> GenuinePairs:
-    """All genuine pairs of ``unit_rows`` (L2-normalised float32) with identity codes ``ident``.
+def unit_rows_of(data) -> "np.ndarray | Callable[[np.ndarray], np.ndarray]":
+    """The L2-normalised float32 rows of an EmbeddingSet: the whole array for an in-memory set, or
+    a function reading the rows asked for (a memory-mapped ``.npy`` stays on disk), equal bit for bit
+    to :meth:`EmbeddingSet.normalized`."""
+    if not getattr(data, "out_of_core", False) or not isinstance(data.embeddings, np.memmap):
+        return data.normalized()
+    emb, norms = data.embeddings, data._norms
+
+    def rows(index: np.ndarray) -> np.ndarray:
+        flat = index.ravel()
+        order = np.argsort(flat, kind="stable")  # read the file in order, then put the rows back
+        ordered = flat[order]
+        block = (np.asarray(emb[ordered], dtype=np.float32) / norms[ordered, None]).astype(np.float32)
+        back = np.empty_like(block)
+        back[order] = block
+        return back.reshape(index.shape + (emb.shape[1],))
+
+    return rows
+
+
+def genuine_pairs(unit_rows, ident: np.ndarray) -> GenuinePairs:
+    """All genuine pairs of ``unit_rows`` (L2-normalised float32 rows, or a function returning the
+    rows of an index array, see :func:`unit_rows_of`) with identity codes ``ident``.
 
     The scores are float64 sums of float32 products in the same einsum the engine uses
     (:func:`fairaudit.verification.tiles._genuine_scores`), so a pair is a false non-match here
     exactly when it is one in the verification audit.
     """
+    read = unit_rows if callable(unit_rows) else (lambda index: unit_rows[index])
     n_ids = int(ident.max()) + 1 if len(ident) else 0
     order = np.argsort(ident, kind="stable")
     counts = np.bincount(ident, minlength=n_ids)
@@ -50,7 +73,7 @@ def genuine_pairs(unit_rows: np.ndarray, ident: np.ndarray) -> GenuinePairs:
         for s in range(0, len(ids), step):
             chunk = ids[s:s + step]
             rows = order[starts[chunk][:, None] + np.arange(k)[None, :]]
-            block = unit_rows[rows]
+            block = read(rows)
             gram = np.einsum("mid,mjd->mij", block, block, dtype=np.float64, casting="safe")
             parts.append((rows[:, iu].ravel(), rows[:, ju].ravel(), np.repeat(chunk, len(iu)),
                           gram[:, iu, ju].ravel()))
