@@ -256,11 +256,14 @@ def test_cli_covariates_writes_json_plots_and_refuses_bad_input(tmp_path, es, ca
                  "--categorical", "device", "--n-boot", "0", "--no-regression", "--json", str(out)]) == 0
     assert CovariateResult.from_json(out).params["covariate_kinds"]["device"] == "categorical"
     table.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    table.assign(age=["NA"] + table["age"].tolist()[1:]).to_csv(tmp_path / "gap.csv", index=False)
     for argv, message in [
         (["covariates", str(bare), "--by", "g"], "has no covariates"),
         (["covariates", str(bare), "--by", "g", "--covariates-csv", str(tmp_path / "short.csv")],
          f"has {len(es) - 1} rows but DATA has {len(es)} samples"),
         (["covariates", str(data), "--by", "g", "--bins", "age=x"], "must be NAME=EDGE,EDGE"),
+        (["covariates", str(bare), "--by", "g", "--covariates-csv", str(tmp_path / "gap.csv")],
+         "column 'age' of"),
         (["covariates", str(data), "--by", "g", "--covariate", "height"], "'height' is not a covariate"),
     ]:
         assert main(argv) == 2

@@ -15,6 +15,9 @@ CSV_ROWS = ("--covariates-csv: {path!r} has {got} rows but DATA has {n} samples,
 CSV_PATHS = ("--covariates-csv: {count} sample(s) of DATA have no row in {path!r} (e.g. {example!r}). Fix: give "
              "every sample a row (fairaudit drops no sample silently), or subset the data first.")
 CSV_DUPLICATES = ("--covariates-csv: {path!r} lists the path {example!r} more than once. Fix: one row per sample.")
+CSV_MIXED = ("--covariates-csv: column {column!r} of {path!r} holds numbers but {count} cell(s) are not "
+             "numbers (e.g. {value!r} on line {line}). Fix: correct or fill those cells (fairaudit drops no "
+             "sample), or declare the column --categorical {column}.")
 BAD_BINS = ("--bins {value!r} must be NAME=EDGE,EDGE,... with increasing numbers. Fix: e.g. --bins "
             "age=0,18,30,50,70,120.")
 BAD_KIND = "--categorical {value!r}: not a covariate of the data or the CSV ({available}). Fix: pick one of those."
@@ -111,6 +114,10 @@ def read_covariates_csv(data: Any, path: str, categorical: list[str] | None):
         converted = pd.to_numeric(table[column], errors="coerce")
         if converted.notna().all():
             table[column] = converted
+        elif converted.notna().any():  # mostly numbers: a gap or a typo, not a categorical covariate
+            bad = converted.isna().to_numpy().nonzero()[0]
+            raise FairauditInputError(CSV_MIXED.format(path=path, column=column, count=bad.size,
+                                                       value=table[column].iloc[bad[0]], line=int(bad[0]) + 2))
     for name in categorical or []:
         if name not in table.columns and name not in data.covariate_names:
             raise FairauditInputError(BAD_KIND.format(value=name, available=list(table.columns) + data.covariate_names))
