@@ -323,3 +323,12 @@ def test_a_memory_mapped_set_gives_the_same_tables(tmp_path, es, result):
     again = covariate_audit(mapped, by="g", threshold=THRESHOLD, n_boot=50, regression=False)
     for name in ("fnmr", "fmr", "fmr_cells", "fnmr_curve"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))
+
+
+def test_a_damaged_result_file_is_one_line_error(tmp_path, result):
+    data = json.loads(result.to_json())
+    del data["fnmr"]
+    with pytest.raises(FairauditInputError, match=r"lacks \['fnmr'\] for a covariate result"):
+        CovariateResult.from_dict(data)
+    with pytest.raises(FairauditInputError, match="expected 'covariates'"):
+        CovariateResult.from_dict({**data, "kind": "verification"})

@@ -94,6 +94,11 @@ class CovariateResult(ResultOutput):
             raise errors.FairauditInputError(
                 f"data has kind={got!r}, expected {cls.kind!r}. Fix: pass the JSON written by "
                 "CovariateResult.to_json() (fairaudit covariates --json).")
+        missing = [k for k in ("threshold", "policy", "by", "groups", "params", "provenance", *_FRAMES) if k not in data]
+        if missing:
+            raise errors.FairauditInputError(
+                f"data lacks {missing} for a covariate result. Fix: pass the JSON written by "
+                "CovariateResult.to_json() of the same fairaudit version, unmodified.")
         frames = {name: frame_from_dict(data[name]) for name in _FRAMES}
         return cls(threshold=float(data["threshold"]), policy=data["policy"], by=tuple(data["by"]),
                    groups=list(data["groups"]), models=data.get("models"), params=data["params"],
