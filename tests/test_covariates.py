@@ -332,3 +332,11 @@ def test_a_damaged_result_file_is_one_line_error(tmp_path, result):
         CovariateResult.from_dict(data)
     with pytest.raises(FairauditInputError, match="expected 'covariates'"):
         CovariateResult.from_dict({**data, "kind": "verification"})
+
+
+def test_the_passes_on_dask_give_the_same_tables(es, result):
+    pytest.importorskip("distributed")
+    again = covariate_audit(es, by="g", threshold=THRESHOLD, n_boot=50, regression=False, scheduler="threads",
+                            workers=2, tile=64)
+    for name in ("fnmr", "fmr", "fmr_cells", "fnmr_curve"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))

@@ -55,6 +55,11 @@ def add_covariates_parser(sub: argparse._SubParsersAction, seed_type: Any) -> No
     p.add_argument("--min-identities", type=int, default=30, metavar="K",
                    help="bins with fewer identities get Clopper-Pearson intervals (default 30)")
     p.add_argument("--no-regression", action="store_true", help="skip the regressions")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the passes over the pairs on Dask: a scheduler address, 'processes' or 'threads'")
+    p.add_argument("--workers", type=int, metavar="K", help="run them on a local Dask cluster of K processes")
+    p.add_argument("--scratch-dir", metavar="DIR",
+                   help="where the sorted embeddings file goes (Dask workers must all read it; default: tmp)")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.add_argument("--plots", metavar="DIR", help="write the PNG figures to DIR")
     p.add_argument("--html", metavar="OUT", help="write a self-contained HTML report of the result")
@@ -145,7 +150,8 @@ def cmd_covariates(args: argparse.Namespace) -> int:
                                   "covariates keep the kinds they were saved with. Fix: drop --categorical.")
     result = covariate_audit(data, by=args.by, covariates=args.covariate, threshold=_threshold(args),
                              n_bins=args.n_bins, bins=bins or None, n_boot=args.n_boot, random_state=args.seed,
-                             min_identities=args.min_identities, regression=not args.no_regression)
+                             min_identities=args.min_identities, regression=not args.no_regression,
+                             scheduler=args.scheduler, workers=args.workers, scratch_dir=args.scratch_dir)
     print(result.summary())
     write_result_outputs(result, args, plots.save_all)
     return 0

@@ -60,6 +60,9 @@ def covariate_audit(
     progress: bool | None = None,
     min_identities: int = DEFAULT_MIN_IDENTITIES,
     regression: bool = True,
+    scheduler: Any = None,
+    workers: int | None = None,
+    scratch_dir: str | None = None,
 ) -> CovariateResult:
     """Audit verification errors by sample-level covariate within each demographic group.
 
@@ -86,6 +89,9 @@ def covariate_audit(
         The identity bootstrap, as for the verification audit (``n_boot=0``: no intervals).
     bin_width, tile, progress
         As for the verification audit.
+    scheduler, workers, scratch_dir
+        Run both passes over the pairs on Dask, as for the verification audit (an EmbeddingSet;
+        the listed comparisons of a ScoreSet are counted in this process). The tables are the same.
     regression : bool
         Fit the regressions of false non-matches and false matches on the groups and the
         covariates (:mod:`fairaudit.covariates.regression`; needs statsmodels).
@@ -94,8 +100,7 @@ def covariate_audit(
     -------
     CovariateResult
     """
-    from fairaudit.verification.audit import _check_options, verification_audit
-    from fairaudit.verification.audit_inputs import _identity_groups_from_embeddings, _progress_bar
+    from fairaudit.verification.audit import _check_options
     from fairaudit.verification.policy import parse_threshold
 
     start = time.perf_counter()
@@ -105,10 +110,14 @@ def covariate_audit(
         if isinstance(data, ScoreSet):
             from fairaudit.covariates.listed import listed_covariate_audit
 
-            return listed_covariate_audit(
+            result = listed_covariate_audit(
                 data, by=by, covariates=covariates, threshold=threshold, n_bins=n_bins, bins=bins,
                 curve_bins=curve_bins, n_boot=n_boot, ci=ci, random_state=random_state, bin_width=bin_width,
                 tile=tile, progress=progress, min_identities=min_identities, regression=regression)
+            if scheduler is not None or workers is not None:
+                result.notes.append("The listed comparisons were counted in this process: scheduler and workers "
+                                    "apply to the all-pairs passes of an EmbeddingSet.")
+            return result
         raise errors.FairauditInputError(NOT_EMBEDDINGS.format(type=type(data).__name__))
     names_cov = _check_covariates(data, covariates)
     by_t = normalize_by(by, data.attribute_names)
@@ -121,9 +130,30 @@ def covariate_audit(
     table = data.covariates
     cov_bins = all_bins({c: (kinds[c], table[c].to_numpy()) for c in names_cov}, n_bins=n_bins, bins=bins)
 
+    from fairaudit.common.executors import executor_for
+
+    with executor_for(scheduler, workers) as executor:
+        return _embedding_audit(data, by_t=by_t, threshold=threshold, policy=policy, rng=rng, kinds=kinds,
+                                cov_bins=cov_bins, n_bins=n_bins, curve_bins=curve_bins, n_boot=n_boot, ci=ci,
+                                random_state=random_state, bin_width=bin_width, tile=tile, progress=progress,
+                                min_identities=min_identities, regression=regression, start=start,
+                                executor=executor, scratch_dir=scratch_dir)
+
+
+def _embedding_audit(data: EmbeddingSet, *, by_t, threshold, policy, rng, kinds, cov_bins, n_bins, curve_bins,
+                     n_boot, ci, random_state, bin_width, tile, progress, min_identities, regression, start,
+                     executor, scratch_dir) -> CovariateResult:
+    """The EmbeddingSet route of :func:`covariate_audit`, its options checked."""
+    import contextlib
+
+    from fairaudit.common.executors import scratch_directory
+    from fairaudit.verification.audit import verification_audit
+    from fairaudit.verification.audit_inputs import _identity_groups_from_embeddings, _progress_bar
+
     verification = verification_audit(data, by=by_t, threshold=threshold, n_boot=0, n_perm=0,
                                       bin_width=bin_width, tile=tile, progress=progress,
-                                      min_identities=min_identities)
+                                      min_identities=min_identities, scratch_dir=scratch_dir,
+                                      scheduler=None if executor is None else executor.client)
     thr = float(verification.threshold)
     origin = policy.value if policy.kind == "fixed" else 0.0
     grid = BinGrid.around(origin, float(bin_width))
@@ -151,14 +181,12 @@ def covariate_audit(
         n = len(data)
         bar = _progress_bar(n * (n + 1) // 2, progress, "impostor pairs (covariates)")
         try:
-            import contextlib
-
-            from fairaudit.common.executors import scratch_directory
-
-            # an out-of-core set's sorted rows go to a scratch file, as in the verification audit
-            with (scratch_directory(None) if data.out_of_core else contextlib.nullcontext()) as scratch:
+            # the sorted rows go to a scratch file for other processes or an out-of-core set, as in the
+            # verification audit
+            needs_file = executor is not None or data.out_of_core
+            with (scratch_directory(scratch_dir) if needs_file else contextlib.nullcontext()) as scratch:
                 fm_a, fm_b = false_matches(data, ident, ident_group, grid, k_op, tile=int(tile), scratch_dir=scratch,
-                                           progress=None if bar is None else bar.update)
+                                           executor=executor, progress=None if bar is None else bar.update)
         finally:
             if bar is not None:
                 bar.close()
