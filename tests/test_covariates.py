@@ -340,3 +340,28 @@ def test_the_passes_on_dask_give_the_same_tables(es, result):
                             workers=2, tile=64)
     for name in ("fnmr", "fmr", "fmr_cells", "fnmr_curve"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LEVEL = st.text(min_size=1, max_size=6).filter(lambda t: t.strip() == t and t.strip() != "")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_LEVEL, min_size=3, max_size=3, unique=True))
+def test_any_level_names_give_the_counts_of_plain_ones(es, levels):
+    """Renaming a categorical covariate's levels (to 'mixed', '(mixed)', '$x$', bidi text, ...) changes
+    no count: the pairs of each level, and of mixed levels, stay what they are."""
+    plain = es.covariates["device"].to_numpy()
+    rename = dict(zip(sorted(set(plain)), levels))
+    data = fairaudit.EmbeddingSet(es.embeddings, identity=es.identity, attributes=es.attributes,
+                                  covariates={"device": [rename[v] for v in plain]})
+    base = covariate_audit(es, by="g", covariates="device", threshold=THRESHOLD, n_boot=0, regression=False)
+    other = covariate_audit(data, by="g", covariates="device", threshold=THRESHOLD, n_boot=0, regression=False)
+    for name in ("fnmr", "fmr"):
+        a, b = getattr(base, name), getattr(other, name)
+        key = lambda f: sorted(zip(f.group.fillna("<everyone>"), f.n_pairs, f.n_errors))  # noqa: E731
+        assert key(a) == key(b)
+    mixed = other.fnmr[other.fnmr.bin_code == 3]  # the pairs of two different levels, whatever the names
+    assert (mixed.n_pairs.to_numpy() == base.fnmr[base.fnmr.bin_code == 3].n_pairs.to_numpy()).all()
