@@ -172,13 +172,29 @@ class FaceSize:
         return {"face_size": math.sqrt((right - left) * (bottom - top))}
 
 
+#: side (pixels) of the square the face's grey level is resampled to before its Laplacian
+SHARPNESS_SIDE = 112
+
+
+def canonical_face(grey_crop: np.ndarray, side: int = SHARPNESS_SIDE) -> np.ndarray:
+    """The grey face resampled to ``side`` x ``side`` (Pillow, bilinear with antialiasing), so that a
+    measure of detail compares faces of every size: a face photographed small is then less sharp,
+    as it carries less detail, rather than sharper per pixel."""
+    from PIL import Image
+
+    im = Image.fromarray(np.asarray(grey_crop, dtype=np.float32), mode="F")
+    return np.asarray(im.resize((side, side), Image.BILINEAR), dtype=np.float64)
+
+
 class Sharpness:
-    """Sharpness: variance of the Laplacian of the face's grey level (blur lowers it)."""
+    """Sharpness: variance of the Laplacian of the face's grey level, resampled to 112 x 112 pixels
+    first (:func:`canonical_face`), so that blur and a low resolution both lower it."""
 
     requires = ("box",)
+    version = "2"  # 1: on the crop at its own size
 
     def __call__(self, image, *, box, confidence=None, landmarks=None):
-        return {"sharpness": float(np.var(laplacian(face_crop(image, box))))}
+        return {"sharpness": float(np.var(laplacian(canonical_face(face_crop(image, box)))))}
 
 
 class Brightness:
