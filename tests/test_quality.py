@@ -334,6 +334,37 @@ def test_a_measure_returning_nan_or_changing_names_is_an_error_naming_it(tmp_pat
         plugins.unregister_plugin(name)
 
 
+def test_a_measure_that_raises_is_one_line_error_and_the_cache_keeps_what_was_done(tmp_path):
+    class Broken:
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, image, *, box, confidence, landmarks):
+            self.calls += 1
+            if self.calls > 3:
+                raise ZeroDivisionError("division by zero")
+            return {"broken": 1.0}
+
+    class Plugin:
+        @hookimpl
+        def register_quality(self, register):
+            register("broken", Broken)
+
+    name = plugins.register_plugin(Plugin(), name="broken-plugin")
+    try:
+        manifest = toy_images(tmp_path, 8)
+        cache = tmp_path / "cache"
+        with pytest.raises(FairauditInputError) as info:
+            extraction.extract(manifest, extractor=Toy(), quality=["broken"], cache=cache, batch_size=2,
+                               progress=False)
+        msg = str(info.value)
+        assert "quality measure 'broken' failed on the image" in msg and "ZeroDivisionError" in msg
+        assert "\n" not in msg
+        assert any(cache.rglob("*.npz"))  # the batches finished before the failure stay cached
+    finally:
+        plugins.unregister_plugin(name)
+
+
 def test_a_quality_name_registered_twice_is_an_error_naming_both_plugins():
     class Clash:
         @hookimpl

@@ -60,6 +60,11 @@ BAD_QUALITY = (
     "registered measure names. Fix: pass e.g. quality=['sharpness', 'yaw'] (see "
     "fairaudit.plugins.available('quality'))."
 )
+QUALITY_MEASURE_FAILED = (
+    "quality measure {name!r} failed on the image {path!r} ({error}). Fix: correct the measure, or leave it "
+    "out with quality=[...] (CLI: --quality NAME for the others, --no-quality for none); images already "
+    "embedded are kept in the cache (--cache) and are not embedded again."
+)
 QUALITY_TWICE = "quality={value!r} names the measure {name!r} twice. Fix: list each measure once."
 BAD_REQUIRES = (
     "quality measure {name!r}: requires={value!r} must be a tuple among {inputs}. Fix: correct the "
@@ -291,7 +296,11 @@ class QualityPlan:
         det = detection if detection is not None else Detection()
         out: list[float] = []
         for name, measure, mid in self.measures:
-            got = measure(image, box=det.box, confidence=det.confidence, landmarks=det.landmarks)
+            try:
+                got = measure(image, box=det.box, confidence=det.confidence, landmarks=det.landmarks)
+            except Exception as exc:  # a plugin's bug: say which measure and which image, in one line
+                raise FairauditInputError(QUALITY_MEASURE_FAILED.format(
+                    name=name, path=path, error=f"{type(exc).__name__}: {exc}"[:200])) from exc
             values = _check_output(name, got, path)
             known = self._outputs.setdefault(mid, tuple(values))
             if tuple(values) != known:
