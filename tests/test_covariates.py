@@ -365,3 +365,14 @@ def test_any_level_names_give_the_counts_of_plain_ones(es, levels):
         assert key(a) == key(b)
     mixed = other.fnmr[other.fnmr.bin_code == 3]  # the pairs of two different levels, whatever the names
     assert (mixed.n_pairs.to_numpy() == base.fnmr[base.fnmr.bin_code == 3].n_pairs.to_numpy()).all()
+
+
+def test_a_group_named_everyone_is_told_apart_from_the_rows_of_everyone():
+    from fairaudit.covariates import plots
+
+    es = _population(group_names=("everyone", "B"))
+    r = covariate_audit(es, by="g", threshold=THRESHOLD, n_boot=0, regression=False)
+    header = next(line for line in r.summary().splitlines() if line.startswith("quality (lower"))
+    assert header.split()[-2:] == ["everyone", "(everyone)"]
+    legend = [t.get_text() for t in plots.rates_by_bin(r, "quality").axes[0].get_legend().get_texts()]
+    assert legend == ["B", "everyone", "(everyone)"]

@@ -20,6 +20,17 @@ from fairaudit.common import errors
 
 #: the display label of a categorical pair whose samples have different levels
 MIXED = "mixed"
+#: the display label of the rows of everyone (every pair, of every group)
+EVERYONE = "everyone"
+
+
+def everyone_label(groups) -> str:
+    """How the rows of everyone are shown next to ``groups``: "everyone", or "(everyone)" and so on
+    when a group is called that (the tables themselves keep those rows apart: ``group`` None)."""
+    label = EVERYONE
+    while label in {str(g) for g in groups}:
+        label = f"({label})"
+    return label
 
 BAD_N_BINS = ("n_bins={value!r} must be an integer from 2 to 20 (quantile bins per numeric covariate). "
               "Fix: keep the default 4, or pass bins={{name: edges}} for your own.")

@@ -18,13 +18,12 @@ import numpy as np
 
 from fairaudit.common import errors
 from fairaudit.common.figures import DPI, literal, save_figures, safe_filename
+from fairaudit.covariates.bins import EVERYONE, everyone_label  # noqa: F401 - EVERYONE importable here
 from fairaudit.verification.plot_style import _log_ticks, _rotate_ticks, group_colors
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-#: the colour of the everyone line
-EVERYONE = "everyone"
 _RATE_LABEL = {"fnmr": "FNMR (false non-match rate)", "fmr": "FMR (false match rate)"}
 
 
@@ -60,7 +59,7 @@ def _lines(ax, part, colors, x_of, *, log: bool, joined: bool = True) -> bool:
             y = np.where(y > 0, y, np.nan)
             lo = np.where(lo > 0, lo, np.nan)
         color = "black" if key is None else colors.get(key, "0.5")
-        label = literal(EVERYONE if key is None else key)
+        label = literal(everyone_label(k for k in order if k is not None) if key is None else key)
         if joined:
             ax.plot(x, y, label=label, color=color, marker="o", lw=1.6, ms=4, ls="--" if key is None else "-")
             ok = np.isfinite(lo) & np.isfinite(hi)
@@ -177,7 +176,8 @@ def fmr_heatmap(result: Any, covariate: str, *, groups: Sequence[str] | None = N
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize="x-small")
         ax.set_yticks(range(k))
         ax.set_yticklabels(names, fontsize="x-small")
-        ax.set_title(literal(EVERYONE + " (all impostor pairs)" if group is None else group), fontsize="small")
+        ax.set_title(literal(everyone_label(result.groups) + " (all impostor pairs)" if group is None else group),
+                     fontsize="small")
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     fig.supxlabel(literal(f"{covariate} of one sample"), fontsize="small")

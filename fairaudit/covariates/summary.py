@@ -28,7 +28,10 @@ def _block(frame: pd.DataFrame, covariate: str, pairing: str, title: str) -> lis
         names[code] = str(r["bin"])
         cells.setdefault(code, {})[k] = _rate(r["rate"], r["ci_low"], r["ci_high"], r["below_rule_of_30"])
     rows = [[names[c]] + [cells[c].get(g, "") for g in groups] for c in sorted(cells)]
-    header = [title] + ["everyone" if g is None else str(g) for g in groups]
+    from fairaudit.covariates.bins import everyone_label
+
+    everyone = everyone_label(g for g in groups if g is not None)
+    header = [title] + [everyone if g is None else str(g) for g in groups]
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return [line(header)] + [line(r) for r in rows] + [""]

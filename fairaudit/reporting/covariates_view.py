@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from fairaudit.covariates.bins import everyone_label
 from fairaudit.reporting.covariates import (
     CLEAR_AFTER,
     SIDES,
@@ -103,7 +104,7 @@ def rate_table(r: Any, rate: str, covariate: str, pairing: str) -> dict[str, Any
     rows = []
     for g in _columns(r, part):
         row = [_cell(text=shown(g), numeric=False) if g is not None else
-               _cell(text=EVERYONE, numeric=False, cls="everyone",
+               _cell(text=everyone_label(r.groups), numeric=False, cls="everyone",
                      title="every genuine pair" if rate == "fnmr" else
                      "every impostor comparison, also between groups")]
         for code, _ in bins:
