@@ -23,28 +23,35 @@ BOOTSTRAP = ("identities resampled with replacement within each group, percentil
 
 @dataclass(frozen=True)
 class IdentityIndex:
-    """Identity codes mapped to their group's weights: ``local`` (position within the group),
-    ``offsets`` (where each group starts in the concatenated weights) and ``position`` (there)."""
+    """Identity codes mapped to their group's bootstrap weights: ``local`` (position within the
+    group), ``offsets`` (where each group starts in the concatenated weights), ``position`` (there),
+    and the weights themselves, per group and concatenated for everyone (None without bootstrap)."""
 
     local: np.ndarray
     offsets: np.ndarray
     position: np.ndarray
+    weights: list | None = None
+    everyone: np.ndarray | None = None
 
     @classmethod
-    def build(cls, ident_group: np.ndarray, n_groups: int) -> "IdentityIndex":
+    def build(cls, ident_group: np.ndarray, n_groups: int, n_boot: int, rng: np.random.Generator) -> "IdentityIndex":
+        """The index of ``n_groups`` groups, with ``n_boot`` replicates drawn from ``rng`` (the
+        verification audit's scheme, :func:`fairaudit.covariates.tables.draw_group_weights`)."""
         local = np.zeros(len(ident_group), dtype=np.int64)
         offsets = np.zeros(n_groups + 1, dtype=np.int64)
         for g in range(n_groups):
             members = np.flatnonzero(ident_group == g)
             local[members] = np.arange(members.size)
             offsets[g + 1] = offsets[g] + members.size
-        return cls(local, offsets, offsets[ident_group] + local)
+        weights = tables.draw_group_weights(ident_group, n_groups, int(n_boot), rng) if n_boot else None
+        return cls(local, offsets, offsets[ident_group] + local, weights,
+                   None if weights is None else np.hstack(weights))
 
-    def scope(self, g: int | None, weights: list | None) -> tuple[np.ndarray, int, np.ndarray | None]:
+    def scope(self, g: int | None) -> tuple[np.ndarray, int, np.ndarray | None]:
         """``(column of every identity, number of columns, weights)`` of group ``g`` (None: everyone)."""
         if g is None:
-            return self.position, int(self.offsets[-1]), None if weights is None else np.hstack(weights)
-        return self.local, int(self.offsets[g + 1] - self.offsets[g]), None if weights is None else weights[g]
+            return self.position, int(self.offsets[-1]), self.everyone
+        return self.local, int(self.offsets[g + 1] - self.offsets[g]), None if self.weights is None else self.weights[g]
 
 
 def check_covariate_names(data: Any, covariates: Any, no_covariates: str, unknown: str) -> list[str]:
@@ -77,19 +84,17 @@ def contrast_notes(cov_bins: Mapping[str, CovariateBins]) -> list[str]:
 
 
 def genuine_tables(gen, fnm: np.ndarray, gen_group: np.ndarray, labels, cov_bins: Mapping[str, CovariateBins],
-                   index: IdentityIndex, weights: list | None, *, n_bins: int, curve_bins: int, ci: float,
+                   index: IdentityIndex, *, n_bins: int, curve_bins: int, ci: float,
                    min_identities: int) -> tuple[list[dict], list[dict]]:
     """The FNMR rows (pairings "lower" and "gap") and the FNMR-curve rows of every covariate, per
     group and for everyone. ``gen.a``/``gen.b`` index the samples the bins were cut over."""
     scopes = list(range(len(labels))) + [None]
-    all_weights = None if weights is None else np.hstack(weights)
 
     def scope_rows(pair_bin, n_out, out_labels, covariate, pairing):
         rows: list[dict] = []
         for g in scopes:
             sel = np.ones(len(gen.identity), dtype=bool) if g is None else gen_group == g
-            to_col, m, _ = index.scope(g, None)
-            w = all_weights if g is None else (None if weights is None else weights[g])
+            to_col, m, w = index.scope(g)
             rows += tables.genuine_rates(to_col[gen.identity[sel]], pair_bin[sel], fnm[sel], m, n_out, w,
                                          covariate=covariate, pairing=pairing,
                                          group=None if g is None else labels[g], labels=out_labels, ci=ci,

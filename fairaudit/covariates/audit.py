@@ -163,8 +163,7 @@ def _embedding_audit(data: EmbeddingSet, *, by_t, threshold, policy, rng, kinds,
     labels = groups.labels
     G = groups.n_groups
     ident_group = groups.codes
-    index = IdentityIndex.build(ident_group, G)
-    weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
+    index = IdentityIndex.build(ident_group, G, n_boot, rng)
     notes: list[str] = []
 
     gen = genuine_pairs(unit_rows_of(data), ident)  # a memory-mapped set stays on disk
@@ -194,28 +193,25 @@ def _embedding_audit(data: EmbeddingSet, *, by_t, threshold, policy, rng, kinds,
             raise RuntimeError(f"covariate pass found {fm_a.size} false matches, the audit {n_fm_expected}")
 
     ci_f, min_ids = float(ci), int(min_identities)
-    fnmr_rows, curve_rows = genuine_tables(gen, fnm, gen_group, labels, cov_bins, index, weights, n_bins=n_bins,
+    fnmr_rows, curve_rows = genuine_tables(gen, fnm, gen_group, labels, cov_bins, index, n_bins=n_bins,
                                            curve_bins=curve_bins, ci=ci_f, min_identities=min_ids)
     fmr_rows: list[dict] = []
     cell_frames: list[pd.DataFrame] = []
+    ia, ib = (ident[fm_a], ident[fm_b]) if fm_a is not None else (None, None)
     for name, cb in cov_bins.items() if fm_a is not None else ():
-        pair_labels = cb.pair_labels()
         cell_of = cell_index(cb.n_bins)[cb.codes[fm_a], cb.codes[fm_b]]
-        ia, ib = ident[fm_a], ident[fm_b]
         for g in list(range(G)) + [None]:
-            to_col, m, w = index.scope(g, weights)
+            to_col, m, w = index.scope(g)
             # samples per identity and bin (of the group, or of everyone)
             mine = np.ones(len(ident), dtype=bool) if g is None else ident_group[ident] == g
             keep = slice(None) if g is None else (ident_group[ia] == g) & (ident_group[ib] == g)
             counts = np.zeros((m, cb.n_bins))
             np.add.at(counts, (to_col[ident[mine]], cb.codes[mine]), 1.0)
+            a_, b_, cells = to_col[ia[keep]], to_col[ib[keep]], cell_of[keep]
             rows, cells_df = tables.impostor_rates(
-                counts, to_col[ia[keep]], to_col[ib[keep]], cell_of[keep], cb.cell_to_pair(), len(pair_labels), w,
-                covariate=name, group=None if g is None else labels[g], labels=pair_labels, ci=ci_f,
-                min_identities=min_ids)
+                counts > 0, lambda w_, c=counts, a=a_, b=b_, k=cells: tables.impostor_cells(w_, c, a, b, k), cb, w,
+                group=None if g is None else labels[g], ci=ci_f, min_identities=min_ids)
             fmr_rows += rows
-            cells_df["bin_a_label"] = [cb.labels[k] for k in cells_df["bin_a"]]
-            cells_df["bin_b_label"] = [cb.labels[k] for k in cells_df["bin_b"]]
             cell_frames.append(cells_df)
 
     models = None

@@ -27,7 +27,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from fairaudit.common import errors
 from fairaudit.common.seeds import resolve_rng
 from fairaudit.covariates import tables
 from fairaudit.covariates.assembly import IdentityIndex, genuine_tables, make_result
@@ -58,40 +57,6 @@ def _impostor_cells(a: np.ndarray, b: np.ndarray, cells: np.ndarray, error: np.n
     ``sum w_a w_b`` over the rows, for weights ``w`` ``(R, m)``."""
     return (tables._cell_numerators(w, a[error], b[error], cells[error], n_cells),
             tables._cell_numerators(w, a, b, cells, n_cells))
-
-
-def impostor_rates(present: np.ndarray, a: np.ndarray, b: np.ndarray, cells: np.ndarray, error: np.ndarray,
-                   cell_to_bin: np.ndarray, n_bins: int, weights: np.ndarray | None, *, covariate: str, group,
-                   labels, ci: float, min_identities: int) -> tuple[list[dict], pd.DataFrame]:
-    """FMR per "lower" pair bin and per cell of one set of identities, from listed comparisons.
-
-    ``a``/``b`` are the identities (``0..m-1``) of the two sides of every impostor row, ``cells``
-    their cell and ``error`` whether each is a false match; ``present[I, k]`` says whether identity
-    ``I`` has a side in bin ``k`` among the rows. The rows and the cell table are those of
-    :func:`fairaudit.covariates.tables.impostor_rates`."""
-    m, B = present.shape
-    n_cells = B * (B + 1) // 2
-    num1, den1 = _impostor_cells(a, b, cells, error, n_cells, np.ones((1, m)))
-    merge = np.zeros((len(cell_to_bin), n_bins))
-    merge[np.arange(len(cell_to_bin)), cell_to_bin] = 1.0
-    reps = None
-    if weights is not None and weights.shape[0]:
-        num, den = _impostor_cells(a, b, cells, error, n_cells, weights)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps = (num @ merge) / (den @ merge)
-    i, j = np.triu_indices(B)
-    ids_cell = np.array([np.count_nonzero(present[:, x] | present[:, y]) for x, y in zip(i, j)])
-    ids_bin = np.array([np.count_nonzero((present[:, i[cell_to_bin == k]] | present[:, j[cell_to_bin == k]])
-                                         .any(axis=1)) for k in range(n_bins)])
-    units = ids_bin * np.maximum(ids_bin - 1, 0) / 2.0
-    rows = tables._rows(covariate, "lower", group, labels, ids_bin, (den1 @ merge)[0], (num1 @ merge)[0], reps,
-                        ci, min_identities, units=units)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cell_rate = np.where(den1[0] > 0, num1[0] / den1[0], np.nan)
-    frame = pd.DataFrame({"covariate": covariate, "group": [group] * len(i), "bin_a": i, "bin_b": j,
-                          "n_identities": ids_cell, "n_pairs": np.rint(den1[0]).astype(np.int64),
-                          "n_errors": np.rint(num1[0]).astype(np.int64), "fmr": cell_rate})
-    return rows, frame
 
 
 def listed_covariate_audit(
@@ -132,8 +97,7 @@ def listed_covariate_audit(
     labels = groups.labels
     G = groups.n_groups
     ident_group = groups.codes
-    index = IdentityIndex.build(ident_group, G)
-    weights = tables.draw_group_weights(ident_group, G, int(n_boot), rng) if n_boot else None
+    index = IdentityIndex.build(ident_group, G, n_boot, rng)
 
     scores = data.scores
     rows_gen = np.flatnonzero(data.genuine)
@@ -151,29 +115,25 @@ def listed_covariate_audit(
         raise RuntimeError(f"covariate audit found {int(fm.sum())} false matches, the audit {n_fm_expected}")
 
     ci_f, min_ids = float(ci), int(min_identities)
-    fnmr_rows, curve_rows = genuine_tables(gen, fnm, gen_group, labels, cov_bins, index, weights, n_bins=n_bins,
+    fnmr_rows, curve_rows = genuine_tables(gen, fnm, gen_group, labels, cov_bins, index, n_bins=n_bins,
                                            curve_bins=curve_bins, ci=ci_f, min_identities=min_ids)
     fmr_rows: list[dict] = []
     cell_frames: list[pd.DataFrame] = []
     for name, cb in cov_bins.items():
-        pair_labels = cb.pair_labels()
         code_a, code_b = cb.codes[imp_a], cb.codes[imp_b]
         cell_of = cell_index(cb.n_bins)[code_a, code_b]
-        c2b = cb.cell_to_pair()
+        n_cells = cb.n_bins * (cb.n_bins + 1) // 2
         for g in list(range(G)) + [None]:
-            label = None if g is None else labels[g]
-            to_col, m, w = index.scope(g, weights)
+            to_col, m, w = index.scope(g)
             keep = slice(None) if g is None else (group_a == g) & (group_b == g)
-            a_, b_ = to_col[ia[keep]], to_col[ib[keep]]
+            a_, b_, cells, err = to_col[ia[keep]], to_col[ib[keep]], cell_of[keep], fm[keep]
             present = np.zeros((m, cb.n_bins), dtype=bool)
             present[a_, code_a[keep]] = True
             present[b_, code_b[keep]] = True
-            rows, cells_df = impostor_rates(present, a_, b_, cell_of[keep], fm[keep], c2b, len(pair_labels), w,
-                                            covariate=name, group=label, labels=pair_labels, ci=ci_f,
-                                            min_identities=min_ids)
+            rows, cells_df = tables.impostor_rates(
+                present, lambda w_, a=a_, b=b_, k=cells, e=err: _impostor_cells(a, b, k, e, n_cells, w_), cb, w,
+                group=None if g is None else labels[g], ci=ci_f, min_identities=min_ids)
             fmr_rows += rows
-            cells_df["bin_a_label"] = [cb.labels[k] for k in cells_df["bin_a"]]
-            cells_df["bin_b_label"] = [cb.labels[k] for k in cells_df["bin_b"]]
             cell_frames.append(cells_df)
 
     models, notes = None, []

@@ -18,7 +18,7 @@ import numpy as np
 
 from fairaudit.common import errors
 from fairaudit.common.figures import DPI, literal, save_figures, safe_filename
-from fairaudit.covariates.bins import EVERYONE, everyone_label  # noqa: F401 - EVERYONE importable here
+from fairaudit.covariates.bins import everyone_label
 from fairaudit.verification.plot_style import _log_ticks, _rotate_ticks, group_colors
 
 if TYPE_CHECKING:  # pragma: no cover

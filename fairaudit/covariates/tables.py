@@ -141,35 +141,38 @@ def impostor_cells(w: np.ndarray, counts: np.ndarray, fm_a: np.ndarray, fm_b: np
     return _cell_numerators(w, fm_a, fm_b, fm_cell, n_cells), _cell_denominators(w, counts)
 
 
-def impostor_rates(counts: np.ndarray, fm_a: np.ndarray, fm_b: np.ndarray, fm_cell: np.ndarray,
-                   cell_to_bin: np.ndarray, n_bins: int, weights: np.ndarray | None, *, covariate: str,
-                   group, labels, ci: float, min_identities: int) -> tuple[list[dict], pd.DataFrame]:
+def impostor_rates(present: np.ndarray, count, cb, weights: np.ndarray | None, *, group, ci: float,
+                   min_identities: int) -> tuple[list[dict], pd.DataFrame]:
     """FMR per "lower" pair bin, and the FMR of every cell (a heatmap), of one set of identities.
 
-    ``counts`` is ``(m, B)`` samples per identity and sample bin; ``cell_to_bin`` maps each cell to
-    its pair bin (``n_bins`` of them)."""
-    m, B = counts.shape
-    ones = np.ones((1, m))
-    num1, den1 = impostor_cells(ones, counts, fm_a, fm_b, fm_cell)
+    ``present[I, k]``: identity ``I`` has a sample in bin ``k`` of the covariate binned by ``cb``
+    (:class:`~fairaudit.covariates.bins.CovariateBins`); ``count(w)`` gives the numerators and the
+    denominators per unordered cell for weights ``w`` (``(R, m)``; one row of ones: the counts), e.g.
+    :func:`impostor_cells` for all pairs of samples."""
+    m, B = present.shape
+    cell_to_bin = cb.cell_to_pair()
+    labels = cb.pair_labels()
+    n_bins = len(labels)
+    num1, den1 = count(np.ones((1, m)))
     merge = np.zeros((len(cell_to_bin), n_bins))
     merge[np.arange(len(cell_to_bin)), cell_to_bin] = 1.0
     reps = None
     if weights is not None and weights.shape[0]:
-        num, den = impostor_cells(weights, counts, fm_a, fm_b, fm_cell)
+        num, den = count(weights)
         with np.errstate(invalid="ignore", divide="ignore"):
             reps = (num @ merge) / (den @ merge)
-    present = counts > 0
     i, j = np.triu_indices(B)
     # identities with a sample on either side of a cell: the clustering units of its comparisons
     ids_cell = np.array([np.count_nonzero(present[:, a] | present[:, b]) for a, b in zip(i, j)])
     ids_bin = np.array([np.count_nonzero((present[:, i[cell_to_bin == k]] | present[:, j[cell_to_bin == k]])
                                          .any(axis=1)) for k in range(n_bins)])
     units = ids_bin * np.maximum(ids_bin - 1, 0) / 2.0
-    rows = _rows(covariate, "lower", group, labels, ids_bin, (den1 @ merge)[0], (num1 @ merge)[0], reps,
+    rows = _rows(cb.name, "lower", group, labels, ids_bin, (den1 @ merge)[0], (num1 @ merge)[0], reps,
                  ci, min_identities, units=units)
     with np.errstate(invalid="ignore", divide="ignore"):
         cell_rate = np.where(den1[0] > 0, num1[0] / den1[0], np.nan)
-    cells = pd.DataFrame({"covariate": covariate, "group": [group] * len(i), "bin_a": i, "bin_b": j,
+    cells = pd.DataFrame({"covariate": cb.name, "group": [group] * len(i), "bin_a": i, "bin_b": j,
                           "n_identities": ids_cell, "n_pairs": np.rint(den1[0]).astype(np.int64),
-                          "n_errors": np.rint(num1[0]).astype(np.int64), "fmr": cell_rate})
+                          "n_errors": np.rint(num1[0]).astype(np.int64), "fmr": cell_rate,
+                          "bin_a_label": [cb.labels[k] for k in i], "bin_b_label": [cb.labels[k] for k in j]})
     return rows, cells
