@@ -55,28 +55,18 @@ def genuine_pairs(unit_rows, ident: np.ndarray) -> GenuinePairs:
     """All genuine pairs of ``unit_rows`` (L2-normalised float32 rows, or a function returning the
     rows of an index array, see :func:`unit_rows_of`) with identity codes ``ident``.
 
-    The scores are float64 sums of float32 products in the same einsum the engine uses
-    (:func:`fairaudit.verification.tiles._genuine_scores`), so a pair is a false non-match here
-    exactly when it is one in the verification audit.
+    The scores come from the engine's own routine (:func:`fairaudit.verification.tiles.genuine_blocks`),
+    so a pair is a false non-match here exactly when it is one in the verification audit.
     """
+    from fairaudit.verification.tiles import genuine_blocks
+
     read = unit_rows if callable(unit_rows) else (lambda index: unit_rows[index])
     n_ids = int(ident.max()) + 1 if len(ident) else 0
-    order = np.argsort(ident, kind="stable")
-    counts = np.bincount(ident, minlength=n_ids)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
     parts: list[tuple[np.ndarray, ...]] = []
-    for k in np.unique(counts[counts >= 2]):
-        ids = np.flatnonzero(counts == k)
-        iu, ju = np.triu_indices(k, 1)
-        # identities of k samples, a block at a time (memory ~ 8 * block * k * k bytes)
-        step = max(1, 2_000_000 // (k * k))
-        for s in range(0, len(ids), step):
-            chunk = ids[s:s + step]
-            rows = order[starts[chunk][:, None] + np.arange(k)[None, :]]
-            block = read(rows)
-            gram = np.einsum("mid,mjd->mij", block, block, dtype=np.float64, casting="safe")
-            parts.append((rows[:, iu].ravel(), rows[:, ju].ravel(), np.repeat(chunk, len(iu)),
-                          gram[:, iu, ju].ravel()))
+    # identities of k samples, a block at a time (memory ~ 8 * 2,000,000 bytes per block)
+    for rows, chunk, scores in genuine_blocks(read, ident, n_ids, max_entries=2_000_000):
+        iu, ju = np.triu_indices(rows.shape[1], 1)
+        parts.append((rows[:, iu].ravel(), rows[:, ju].ravel(), np.repeat(chunk, len(iu)), scores.ravel()))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return GenuinePairs(empty, empty, empty, np.zeros(0))

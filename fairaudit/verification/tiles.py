@@ -13,20 +13,34 @@ import numpy as np
 from fairaudit.verification.layout import _Layout, _tile_pairs
 
 
-def _genuine_scores(x: np.ndarray, ident: np.ndarray, n_ids: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (float64) scores of every unordered pair of samples of one identity."""
+def genuine_blocks(read, ident: np.ndarray, n_ids: int, max_entries: int | None = None):
+    """Every unordered pair of samples of one identity, in blocks of identities with the same number
+    ``k`` of samples: yields ``(rows, owners, scores)``, ``rows`` ``(m, k)`` the positions of the
+    identities' samples (in row order within each), ``owners`` their identity codes and ``scores``
+    ``(m, k (k - 1) / 2)`` the exact (float64) scores of their pairs in ``np.triu_indices(k, 1)`` order.
+    ``read(rows)`` gives the unit rows; ``max_entries`` bounds ``m k^2`` (None: one block per ``k``).
+    The engine and the covariate audit score genuine pairs here, so their decisions agree."""
     order = np.argsort(ident, kind="stable")
     counts = np.bincount(ident, minlength=n_ids)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    scores, owners = [], []
     for k in np.unique(counts[counts >= 2]):
         ids = np.flatnonzero(counts == k)
-        rows = order[starts[ids][:, None] + np.arange(k)[None, :]]
-        block = x[rows]  # (m, k, d)
-        gram = np.einsum("mid,mjd->mij", block, block, dtype=np.float64, casting="safe")
         iu, ju = np.triu_indices(k, 1)
-        scores.append(gram[:, iu, ju].ravel())
-        owners.append(np.repeat(ids, len(iu)))
+        step = len(ids) if max_entries is None else max(1, max_entries // (k * k))
+        for s in range(0, len(ids), step):
+            chunk = ids[s:s + step]
+            rows = order[starts[chunk][:, None] + np.arange(k)[None, :]]
+            block = read(rows)  # (m, k, d)
+            gram = np.einsum("mid,mjd->mij", block, block, dtype=np.float64, casting="safe")
+            yield rows, chunk, gram[:, iu, ju]
+
+
+def _genuine_scores(x: np.ndarray, ident: np.ndarray, n_ids: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (float64) scores of every unordered pair of samples of one identity, and their owners."""
+    scores, owners = [], []
+    for _, chunk, pair_scores in genuine_blocks(lambda rows: x[rows], ident, n_ids):
+        scores.append(pair_scores.ravel())
+        owners.append(np.repeat(chunk, pair_scores.shape[1]))
     if not scores:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate(scores), np.concatenate(owners).astype(np.int64)
